@@ -1,0 +1,66 @@
+# Agentopia — the two commands are `make run` and `make test`; everything they
+# need is installed here from pyproject.toml + uv.lock and package.json + package-lock.json.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .uv/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+export PYTHONDONTWRITEBYTECODE := 1
+
+PROTO_SRCS := $(shell find protos -name '*.proto')
+
+.PHONY: help deps protos lint fmt test test-fast run bench clean postgres
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv .uv
+	.uv/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+node_modules/.synced: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+deps: $(VENV)/.synced node_modules/.synced  ## install Python and Node dependencies from the lock files
+
+gen/agentopia.pb: $(PROTO_SRCS) tools/gen_protos.py $(VENV)/.synced
+	$(PY) tools/gen_protos.py > /dev/null
+
+protos: gen/agentopia.pb  ## generate Python stubs, .pyi and Envoy's descriptor set into gen/
+
+lint: deps protos  ## ruff, mypy (strict), buf lint
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	node_modules/.bin/buf lint gen/agentopia.pb#format=binpb --config protos/buf.yaml --path agentopia
+
+fmt: deps  ## format and auto-fix
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+postgres:  ## start the local PostgreSQL when it is down (Debian's pg_ctlcluster)
+	@bash tools/ensure_postgres.sh
+
+test: deps protos lint postgres  ## the whole suite: static checks, unit, service and end-to-end tests
+	$(PY) -m pytest
+
+test-fast: deps protos  ## tests without lint, for quick iteration
+	$(PY) -m pytest -x -q
+
+run: deps protos  ## start the whole mesh locally behind Envoy on 127.0.0.1:8080
+	$(PY) -m gateway.run
+
+bench: deps protos  ## measure the latency and CPU the gateway adds
+	$(PY) -m bench
+
+clean:  ## remove generated and installed files
+	rm -rf gen .venv .uv node_modules var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Bootstrap shared by every Agentopia service: config, logging, tracing, errors, servers."""

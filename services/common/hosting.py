@@ -1,0 +1,140 @@
+"""The lifecycle every service shares: a grpc.aio server with health, reflection
+and tracing, SERVING only once the service says it is ready, and a graceful
+drain on SIGTERM/SIGINT (NOT_SERVING first, then in-flight RPCs finish).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+
+from services.common import tracing
+
+__all__ = ["ServiceHost", "channel_options", "server_options"]
+
+_log = logging.getLogger(__name__)
+
+Registrar = Callable[[grpc.aio.Server], None]
+_Status = health_pb2.HealthCheckResponse.ServingStatus.ValueType
+
+
+def server_options(max_message_bytes: int) -> list[tuple[str, int]]:
+    # gRPC's own limit answers RESOURCE_EXHAUSTED, which the edge would turn
+    # into a retryable 429; services reject oversize bodies themselves instead.
+    return [
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.so_reuseport", 0),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+    ]
+
+
+def channel_options(max_message_bytes: int) -> list[tuple[str, int]]:
+    return [
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.keepalive_time_ms", 20_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.enable_retries", 0),
+    ]
+
+
+class ServiceHost:
+    """Owns one grpc.aio server: register services, start, mark ready, drain."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        max_message_bytes: int = 64 * 1024 * 1024,
+        interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
+    ) -> None:
+        self.name = name
+        self.health = HealthServicer()
+        self.server = grpc.aio.server(
+            interceptors=[tracing.server_interceptor(), *interceptors],
+            options=server_options(max_message_bytes),
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        self._services: list[str] = []
+        self._stopping = asyncio.Event()
+
+    def add(self, full_name: str, register: Registrar) -> None:
+        """Register one servicer; `full_name` is e.g. `agentopia.v1.ProviderService`."""
+        register(self.server)
+        self._services.append(full_name)
+
+    async def start(self, address: str) -> int:
+        """Bind and start serving (NOT_SERVING until `mark_serving`); returns the port."""
+        reflection.enable_server_reflection(
+            [
+                *self._services,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ],
+            self.server,
+        )
+        port = self.server.add_insecure_port(address)
+        if port == 0:
+            raise OSError(f"{self.name}: cannot bind {address}")
+        await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.server.start()
+        _log.info("%s listening on port %d", self.name, port)
+        return port
+
+    async def mark_serving(self) -> None:
+        await self._set_all(health_pb2.HealthCheckResponse.SERVING)
+        _log.info("%s is SERVING", self.name)
+
+    async def stop(self, grace_seconds: float) -> None:
+        """NOT_SERVING at once, then let in-flight RPCs finish within the grace."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace_seconds)
+        _log.info("%s stopped", self.name)
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def run(
+        self,
+        address: str,
+        *,
+        ready: Callable[[], Awaitable[None]] | None = None,
+        cleanup: Callable[[], Awaitable[None]] | None = None,
+        grace_seconds: float = 10.0,
+    ) -> None:
+        """Serve until SIGTERM/SIGINT. `ready` waits for dependencies before SERVING."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        await self.start(address)
+        ready_task = asyncio.create_task(self._become_ready(ready))
+        try:
+            await self._stopping.wait()
+        finally:
+            ready_task.cancel()
+            _log.info("%s draining (grace %.1fs)", self.name, grace_seconds)
+            await self.stop(grace_seconds)
+            if cleanup is not None:
+                await cleanup()
+
+    async def _become_ready(self, ready: Callable[[], Awaitable[None]] | None) -> None:
+        if ready is not None:
+            await ready()
+        await self.mark_serving()
+
+    async def _set_all(
+        self, status: health_pb2.HealthCheckResponse.ServingStatus.ValueType
+    ) -> None:
+        for service in ("", *self._services):
+            await self.health.set(service, status)

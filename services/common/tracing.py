@@ -1,0 +1,88 @@
+"""OpenTelemetry set-up: an OTLP exporter when the standard OTEL_* variables ask
+for one, otherwise the API's no-op tracer (trace context still propagates).
+
+gRPC spans and W3C context propagation come from
+opentelemetry-instrumentation-grpc's aio interceptors (a well-kept library), so
+one request is one trace across edge, router, provider and the upstream call.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import grpc
+from opentelemetry import trace
+from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
+from opentelemetry.instrumentation.grpc.filters import negate, service_name
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+__all__ = [
+    "client_interceptors",
+    "configure_tracing",
+    "server_interceptor",
+    "shutdown_tracing",
+]
+
+_HEALTH = "grpc.health.v1.Health"
+_REFLECTION = "grpc.reflection.v1alpha.ServerReflection"
+
+
+def _tracing_requested() -> bool:
+    exporter = os.environ.get("OTEL_TRACES_EXPORTER", "")
+    if exporter == "none":
+        return False
+    return bool(
+        exporter
+        or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
+
+
+def configure_tracing(service: str) -> TracerProvider | None:
+    """Install an SDK tracer provider exporting over OTLP when configured."""
+    if not _tracing_requested():
+        return None
+    # Imported lazily: the exporter pulls in its own gRPC client stack.
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # noqa: PLC0415
+        OTLPSpanExporter,
+    )
+
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service)})
+    )
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def shutdown_tracing(provider: TracerProvider | None) -> None:
+    if provider is not None:
+        provider.shutdown()
+
+
+def _not_infrastructure() -> Callable[[Any], bool]:
+    return negate(service_name(_HEALTH))
+
+
+def server_interceptor(
+    tracer_provider: trace.TracerProvider | None = None,
+) -> grpc.aio.ServerInterceptor[Any, Any]:
+    """Server spans for every RPC except health checks."""
+    interceptor: grpc.aio.ServerInterceptor[Any, Any] = aio_server_interceptor(  # type: ignore[no-untyped-call]
+        tracer_provider=tracer_provider, filter_=_not_infrastructure()
+    )
+    return interceptor
+
+
+def client_interceptors(
+    tracer_provider: trace.TracerProvider | None = None,
+) -> Sequence[grpc.aio.ClientInterceptor]:
+    """Client spans and `traceparent` injection for every outgoing RPC."""
+    interceptors: Sequence[grpc.aio.ClientInterceptor] = aio_client_interceptors(  # type: ignore[no-untyped-call]
+        tracer_provider=tracer_provider, filter_=_not_infrastructure()
+    )
+    return interceptors
