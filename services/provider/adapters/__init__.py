@@ -1,0 +1,1 @@
+"""Provider adapters: one folder per provider, registered in services.provider.registry."""

@@ -1,0 +1,201 @@
+"""The narrow contract between the provider service and each provider adapter.
+
+An adapter turns one unified call (an OpenAI-shaped request) into an upstream
+call and the upstream answer back into OpenAI-shaped output. Translation is pure
+(see each provider's translate.py / stream.py); the adapter class only wires it
+to the injected `UpstreamHttp`. What an adapter cannot do is absent from its
+`capabilities`, never a stub method.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+__all__ = [
+    "Adapter",
+    "Call",
+    "Capability",
+    "Chunk",
+    "Credential",
+    "Operation",
+    "Result",
+    "SseEvent",
+    "StreamEnd",
+    "Timing",
+    "UpstreamHttp",
+    "UpstreamResponse",
+    "UpstreamStream",
+    "Usage",
+]
+
+Json = dict[str, Any]
+
+
+class Operation(enum.StrEnum):
+    CHAT = "chat"  # /v1/chat/completions
+    COMPLETIONS = "completions"  # /v1/completions (legacy)
+
+
+class Capability(enum.StrEnum):
+    CHAT = "chat"
+    COMPLETIONS = "completions"
+    STREAMING = "streaming"
+    TOOLS = "tools"
+    PARALLEL_TOOLS = "parallel_tools"
+    VISION = "vision"
+    JSON_MODE = "json_mode"
+    JSON_SCHEMA = "json_schema"
+    LOGPROBS = "logprobs"
+    MULTIPLE_CHOICES = "n"
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """A provider API key; `secret` never appears in repr, logs or errors."""
+
+    key_id: str
+    secret: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens billed. `prompt_tokens` includes cached and cache-creation tokens;
+    `completion_tokens` includes reasoning tokens (OpenAI's convention)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cache_creation_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    first_byte_ms: float = 0.0
+    total_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One invocation as the adapter sees it."""
+
+    operation: Operation
+    body: Json  # the unified request: OpenAI Chat Completions / Completions JSON
+    upstream_model: str
+    response_model: str  # echoed in every response and chunk
+    request_id: str
+    default_max_tokens: int = 4096
+    credential: Credential | None = None
+
+    @property
+    def stream(self) -> bool:
+        return bool(self.body.get("stream"))
+
+    @property
+    def include_usage(self) -> bool:
+        options = self.body.get("stream_options")
+        return isinstance(options, dict) and bool(options.get("include_usage"))
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """A complete response: the OpenAI-shaped body plus what accounting needs."""
+
+    body: Json
+    usage: Usage
+    timing: Timing = Timing()
+    rate_limits: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One OpenAI `chat.completion.chunk` (or legacy `text_completion`) object."""
+
+    body: Json
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEnd:
+    """Always the last item of a stream: the usage billed, whether or not the
+    client asked for a usage chunk (that chunk, when asked, is a `Chunk` before this)."""
+
+    usage: Usage
+    timing: Timing = Timing()
+    rate_limits: Mapping[str, str] = field(default_factory=dict)
+
+
+class Adapter(Protocol):
+    """What every provider adapter offers."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def capabilities(self) -> frozenset[Capability]: ...
+
+    async def generate(self, call: Call) -> Result:
+        """One complete response; raises GatewayError on any failure."""
+        ...
+
+    def stream(self, call: Call) -> AsyncIterator[Chunk | StreamEnd]:
+        """Chunks as the upstream produces them, then exactly one StreamEnd.
+
+        Raises GatewayError before or between chunks; cancellation of the
+        iterator must cancel the upstream request at once."""
+        ...
+
+
+# ---- the injected HTTP layer (implemented in services/provider/http.py) ----
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamResponse:
+    status: int
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes
+    timing: Timing = Timing()
+
+
+@dataclass(frozen=True, slots=True)
+class SseEvent:
+    event: str  # "" when the stream sets no event name (OpenAI)
+    data: str
+
+
+class UpstreamStream(Protocol):
+    status: int
+    headers: Mapping[str, str]
+
+    async def read_body(self) -> bytes:
+        """The whole body (for error statuses)."""
+        ...
+
+    def events(self) -> AsyncIterator[SseEvent]:
+        """Server-sent events as they arrive, never buffered."""
+        ...
+
+    @property
+    def first_byte_ms(self) -> float: ...
+
+
+class UpstreamHttp(Protocol):
+    """A pooled keep-alive client for one provider's base URL."""
+
+    async def post(self, path: str, *, headers: Mapping[str, str], body: bytes) -> UpstreamResponse:
+        """POST and read the complete response (any status)."""
+        ...
+
+    def stream(
+        self, path: str, *, headers: Mapping[str, str], body: bytes
+    ) -> AbstractAsyncContextManager[UpstreamStream]:
+        """POST and hold the response open: `async with http.stream(...) as s:`.
+        Leaving the block (or cancellation) closes the upstream connection."""
+        ...
