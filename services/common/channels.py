@@ -10,7 +10,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from services.common import tracing
 from services.common.hosting import channel_options
 
-__all__ = ["open_channel", "wait_until_serving"]
+__all__ = ["EOF", "open_channel", "wait_until_serving"]
+
+# The end-of-stream marker of `call.read()`; grpc-stubs does not declare it.
+EOF: object = grpc.aio.EOF  # type: ignore[attr-defined]
 
 
 def open_channel(target: str, *, max_message_bytes: int = 64 * 1024 * 1024) -> grpc.aio.Channel:

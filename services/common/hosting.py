@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -47,6 +48,16 @@ def channel_options(max_message_bytes: int) -> list[tuple[str, int]]:
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.enable_retries", 0),
     ]
+
+
+def _publish_port(port: int) -> None:
+    """Write the bound port where a supervisor asked for it (listen on port 0 in tests)."""
+    path = os.environ.get("AGENTOPIA_PORT_FILE")
+    if path:
+        staging = f"{path}.tmp"
+        with open(staging, "w", encoding="ascii") as handle:
+            handle.write(str(port))
+        os.replace(staging, path)
 
 
 class ServiceHost:
@@ -90,6 +101,7 @@ class ServiceHost:
         await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.start()
         _log.info("%s listening on port %d", self.name, port)
+        _publish_port(port)
         return port
 
     async def mark_serving(self) -> None:
@@ -129,8 +141,14 @@ class ServiceHost:
                 await cleanup()
 
     async def _become_ready(self, ready: Callable[[], Awaitable[None]] | None) -> None:
-        if ready is not None:
-            await ready()
+        try:
+            if ready is not None:
+                await ready()
+        except Exception:
+            # A readiness failure must not leave a process NOT_SERVING forever, silently.
+            _log.exception("%s failed to become ready; stopping", self.name)
+            self.request_stop()
+            raise
         await self.mark_serving()
 
     async def _set_all(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 __all__ = [
+    "RESERVED_KEYS",
     "Adapter",
     "Call",
     "Capability",
@@ -33,6 +34,10 @@ __all__ = [
 ]
 
 Json = dict[str, Any]
+
+# Top-level request keys that belong to the gateway, never to a provider:
+# `agentopia` (routing requirements, read by the router) and `mock` (dev knobs).
+RESERVED_KEYS = ("agentopia", "mock")
 
 
 class Operation(enum.StrEnum):
@@ -94,6 +99,9 @@ class Call:
     request_id: str
     default_max_tokens: int = 4096
     credential: Credential | None = None
+    # Gateway-reserved request keys (RESERVED_KEYS), taken out of `body` so that
+    # no upstream ever sees them: e.g. the mock provider's per-request `mock` knobs.
+    extensions: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def stream(self) -> bool:

@@ -1,0 +1,1 @@
+"""The Agentopia edge: Envoy configuration, its launcher, and `make run`'s supervisor."""

@@ -1,0 +1,189 @@
+-- Agentopia edge, response path: OpenAI-shaped errors and header hygiene.
+--
+-- Contract with the services (rendered by gateway/envoy_config.py):
+--   * `x-agentopia-error: <OpenAI error JSON>` on a trailers-only gRPC error response
+--     replaces the body; `x-agentopia-http-status: <3-digit status>` sets :status.
+--     Both headers are removed before the response leaves the edge.
+--   * Any other non-2xx reply to an OpenAI path (/v1/*) -- Envoy's own 404/413/503,
+--     the transcoder's google.rpc.Status JSON -- is wrapped into
+--     {"error": {"message", "type", "param", "code"}}.
+--   * grpc-* and x-envoy-* headers are removed from REST responses; native gRPC
+--     responses (content-type application/grpc*) are never touched.
+-- Successful and streaming bodies are never buffered: only error bodies are read.
+
+local META = "agentopia.edge"
+local OPENAI_PREFIX = "/v1/"
+local MAX_BODY_BYTES = __MAX_BODY_BYTES__
+
+local TYPE_BY_STATUS = {
+  [400] = "invalid_request_error", [401] = "authentication_error",
+  [403] = "permission_error", [404] = "not_found_error", [409] = "conflict_error",
+  [413] = "invalid_request_error", [422] = "invalid_request_error",
+  [429] = "rate_limit_error",
+}
+
+local CODE_BY_STATUS = {
+  [400] = "invalid_request", [401] = "unauthenticated", [403] = "permission_denied",
+  [404] = "not_found", [405] = "method_not_allowed", [408] = "request_timeout",
+  [409] = "conflict", [413] = "request_too_large", [415] = "unsupported_media_type",
+  [429] = "rate_limited", [431] = "headers_too_large", [500] = "internal",
+  [501] = "unimplemented", [502] = "bad_gateway", [503] = "service_unavailable",
+  [504] = "timeout",
+}
+
+-- google.rpc.Code numbers to the codes services/common/errors.py falls back to.
+local CODE_BY_GRPC = {
+  [1] = "cancelled", [2] = "unknown", [3] = "invalid_argument", [4] = "timeout",
+  [5] = "not_found", [6] = "already_exists", [7] = "permission_denied",
+  [8] = "resource_exhausted", [9] = "failed_precondition", [10] = "aborted",
+  [11] = "out_of_range", [12] = "unimplemented", [13] = "internal",
+  [14] = "service_unavailable", [15] = "data_loss", [16] = "unauthenticated",
+}
+
+local function starts_with(text, prefix)
+  return string.sub(text, 1, #prefix) == prefix
+end
+
+local function json_escape(text)
+  text = string.gsub(text, '[%c"\\]', function(c)
+    if c == '"' then return '\\"' end
+    if c == "\\" then return "\\\\" end
+    if c == "\n" then return "\\n" end
+    if c == "\t" then return "\\t" end
+    return string.format("\\u%04x", string.byte(c))
+  end)
+  return text
+end
+
+-- The raw (still JSON-escaped) text of the first `"key": "..."` string in `body`.
+local function json_string_field(body, key)
+  local _, stop = string.find(body, '"' .. key .. '"%s*:%s*"')
+  if not stop then return nil end
+  local i, n = stop + 1, #body
+  while i <= n do
+    local c = string.sub(body, i, i)
+    if c == "\\" then
+      i = i + 2
+    elseif c == '"' then
+      return string.sub(body, stop + 1, i - 1)
+    else
+      i = i + 1
+    end
+  end
+  return nil
+end
+
+local function default_message(status, method, path)
+  if status == 404 then
+    return json_escape("Invalid URL (" .. method .. " " .. path .. ")")
+  elseif status == 413 then
+    return "Request body too large: the limit is " .. MAX_BODY_BYTES .. " bytes."
+  elseif status == 503 then
+    return "The service is temporarily unavailable; retry shortly."
+  elseif status == 504 then
+    return "The upstream service did not answer in time."
+  end
+  return "HTTP " .. status
+end
+
+-- An OpenAI-shaped error document for a non-2xx response without x-agentopia-error.
+local function openai_error(status, body, meta)
+  local message, code
+  if starts_with(body, "{") then
+    -- google.rpc.Status JSON from the transcoder: {"code": 5, "message": "...", ...}
+    message = json_string_field(body, "message")
+    local reason = string.match(body, '"reason"%s*:%s*"([%w_]+)"')
+    local grpc_code = tonumber(string.match(body, '"code"%s*:%s*(%d+)'))
+    code = reason and string.lower(reason) or CODE_BY_GRPC[grpc_code]
+  elseif #body > 0 and status ~= 404 and status ~= 413 then
+    message = json_escape((string.gsub(body, "%s+$", "")))
+  end
+  if message == nil or message == "" then
+    message = default_message(status, meta.method or "GET", meta.path or "/")
+  end
+  code = code or CODE_BY_STATUS[status] or ("http_" .. status)
+  local kind = TYPE_BY_STATUS[status] or (status >= 500 and "server_error" or "api_error")
+  return '{"error":{"message":"' .. message .. '","type":"' .. kind ..
+    '","param":null,"code":"' .. code .. '"}}'
+end
+
+local function strip_internal_headers(headers)
+  local doomed = {}
+  for name, _ in pairs(headers) do
+    if starts_with(name, "grpc-") or starts_with(name, "x-envoy-")
+        or name == "x-agentopia-error" or name == "x-agentopia-http-status" then
+      doomed[#doomed + 1] = name
+    end
+  end
+  for _, name in ipairs(doomed) do
+    headers:remove(name)
+  end
+end
+
+-- HTTP/2 clients also receive the transcoder's trailers (grpc-status, grpc-message):
+-- let the body chunks pass as they arrive (nothing is buffered), then clean them.
+local function strip_trailers(handle, body_read)
+  local protocol = handle:streamInfo():protocol() or ""
+  if starts_with(protocol, "HTTP/1") then
+    return  -- HTTP/1.1 responses carry no trailers here
+  end
+  if not body_read then
+    for _ in handle:bodyChunks() do end
+  end
+  local trailers = handle:trailers()
+  if trailers then
+    strip_internal_headers(trailers)
+  end
+end
+
+-- Reading the body yields; header objects fetched before it are dead afterwards,
+-- so headers are fetched again (they may still be modified at that point).
+local function replace_body(handle, text)
+  handle:body(true):setBytes(text)
+  local headers = handle:headers()
+  headers:replace("content-type", "application/json")
+  headers:replace("content-length", tostring(#text))
+end
+
+function envoy_on_request(handle)
+  local headers = handle:headers()
+  local path = headers:get(":path") or ""
+  local meta = handle:streamInfo():dynamicMetadata()
+  meta:set(META, "path", path)
+  meta:set(META, "method", headers:get(":method") or "")
+  if starts_with(headers:get("content-type") or "", "application/grpc") then
+    meta:set(META, "grpc", true)
+  end
+  if starts_with(path, OPENAI_PREFIX) then
+    meta:set(META, "openai", true)
+  end
+end
+
+function envoy_on_response(handle)
+  local meta = handle:streamInfo():dynamicMetadata():get(META) or {}
+  local headers = handle:headers()
+  if meta.grpc or starts_with(headers:get("content-type") or "", "application/grpc") then
+    return
+  end
+  local agentopia_error = headers:get("x-agentopia-error")
+  local override = headers:get("x-agentopia-http-status")
+  strip_internal_headers(headers)
+  if agentopia_error then
+    if override and string.match(override, "^[1-5]%d%d$") then
+      headers:replace(":status", override)
+    end
+    replace_body(handle, agentopia_error)
+    strip_trailers(handle, true)
+    return
+  end
+  local status = tonumber(headers:get(":status")) or 0
+  local streaming = string.find(headers:get("content-type") or "", "text/event-stream", 1, true)
+  if status < 300 or not meta.openai or streaming then
+    strip_trailers(handle, false)
+    return
+  end
+  local body = handle:body(true)
+  local text = body:getBytes(0, body:length())
+  replace_body(handle, openai_error(status, text, meta))
+  strip_trailers(handle, true)
+end

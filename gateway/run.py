@@ -1,0 +1,167 @@
+"""`python -m gateway.run` (`make run`): the whole mesh on one machine.
+
+Starts key vault, metrics, provider, router and the Envoy edge as separate
+processes under supervisord (see gateway/supervisor.py for why supervisord),
+with embedded defaults: SQLite files and the key-encryption key under
+AGENTOPIA_DATA_DIR (./var), the built-in mock provider plus any provider whose
+key is in the environment (OPENAI_*, ANTHROPIC_*, GROQ_* and OTEL_* pass
+through untouched). Waits until every service's grpc.health.v1 Check says
+SERVING and the edge answers, then prints the URL, the admin key and examples.
+Ctrl-C or SIGTERM stops everything; a service that fails to start is reported
+with the tail of its log.
+
+The admin key is AGENTOPIA_ADMIN_KEY when set; otherwise one is generated on
+the first run (`sk-agp-` + 43 url-safe characters) and kept in
+<data>/admin-key (mode 0600) so it stays valid across runs.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import secrets
+import signal
+import sys
+import threading
+from collections.abc import Mapping
+
+from gateway.banner import banner, first_model
+from gateway.probe import grpc_probe, http_probe
+from gateway.settings import REPO_ROOT
+from gateway.supervisor import Program, StartFailure, Supervisor
+
+__all__ = ["admin_key", "grpc_probe", "http_probe", "main", "mesh_env", "mesh_programs"]
+
+# service -> (listen variable, default address, Prometheus port, module)
+SERVICES: dict[str, tuple[str, str, str, str]] = {
+    "keyvault": ("AGENTOPIA_KEYVAULT_LISTEN", "127.0.0.1:50053", "9103", "keyvault"),
+    "metrics": ("AGENTOPIA_METRICS_LISTEN", "127.0.0.1:50054", "9104", "metrics"),
+    "provider": ("AGENTOPIA_PROVIDER_LISTEN", "127.0.0.1:50052", "9102", "services.provider"),
+    "router": ("AGENTOPIA_ROUTER_LISTEN", "127.0.0.1:50051", "9101", "services.router"),
+}
+_PRIORITY = {"keyvault": 10, "metrics": 10, "provider": 20, "router": 30, "edge": 40}
+
+
+def admin_key(env: Mapping[str, str], data_dir: pathlib.Path) -> tuple[str, str]:
+    """(key, where it came from): the environment, the kept file, or new."""
+    if env.get("AGENTOPIA_ADMIN_KEY"):
+        return env["AGENTOPIA_ADMIN_KEY"], "from AGENTOPIA_ADMIN_KEY"
+    path = data_dir / "admin-key"
+    if path.exists():
+        return path.read_text().strip(), f"kept in {path}"
+    key = "sk-agp-" + secrets.token_urlsafe(32)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(key + "\n")
+    return key, f"generated, kept in {path}"
+
+
+def mesh_env(environ: Mapping[str, str]) -> tuple[dict[str, str], str]:
+    """The environment every program inherits (the caller's, plus defaults),
+    and where the admin key came from."""
+    env = dict(environ)
+    data = pathlib.Path(env.get("AGENTOPIA_DATA_DIR") or REPO_ROOT / "var").resolve()
+    defaults = {
+        "AGENTOPIA_DATA_DIR": str(data),
+        "AGENTOPIA_KEYVAULT_DATABASE_URL": f"sqlite:///{data / 'keyvault.db'}",
+        "AGENTOPIA_METRICS_DATABASE_URL": f"sqlite:///{data / 'metrics.db'}",
+        "AGENTOPIA_KEK_FILE": str(data / "kek.key"),
+        "AGENTOPIA_EDGE_LISTEN": "127.0.0.1:8080",
+        "AGENTOPIA_EDGE_ADMIN_LISTEN": "127.0.0.1:9901",
+        "AGENTOPIA_EDGE_DRAIN_SECONDS": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    for listen_var, default, _, _ in SERVICES.values():
+        defaults[listen_var] = default
+    for key, value in defaults.items():
+        env.setdefault(key, value)
+    for name, (listen_var, _, _, _) in SERVICES.items():
+        env.setdefault(f"AGENTOPIA_{name.upper()}_TARGET", env[listen_var])
+    env["AGENTOPIA_ADMIN_KEY"], note = admin_key(env, data)
+    return env, note
+
+
+def mesh_programs(env: Mapping[str, str]) -> list[Program]:
+    python = sys.executable
+    programs = [
+        Program(
+            name,
+            (python, "-m", module),
+            env={"AGENTOPIA_PROMETHEUS_PORT": prometheus, "OTEL_SERVICE_NAME": f"agentopia-{name}"},
+            ready=grpc_probe(env[listen_var]),
+            priority=_PRIORITY[name],
+        )
+        for name, (listen_var, _, prometheus, module) in SERVICES.items()
+    ]
+    programs.append(
+        Program(
+            "edge",
+            (python, "-m", "gateway"),
+            env={"OTEL_SERVICE_NAME": "agentopia-edge"},
+            ready=http_probe(f"http://{env['AGENTOPIA_EDGE_LISTEN']}/healthz"),
+            priority=_PRIORITY["edge"],
+        )
+    )
+    return programs
+
+
+def _say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _watch(supervisor: Supervisor, stop: threading.Event) -> None:
+    """After start: report programs that die (supervisord restarts them)."""
+    reported: set[tuple[str, int]] = set()
+    while not stop.wait(1.0):
+        failure = supervisor.failed()
+        if failure is None:
+            continue
+        pid = int(supervisor.states()[failure.program].get("pid") or 0)
+        if (failure.program, pid) not in reported:
+            reported.add((failure.program, pid))
+            _say(f"\n!! {failure}\n{failure.log_tail}\n")
+
+
+def run(
+    env: dict[str, str], programs: list[Program], *, start_limit_s: float, key_note: str = ""
+) -> int:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    log_dir = pathlib.Path(env["AGENTOPIA_DATA_DIR"]) / "log"
+    supervisor = Supervisor(programs, log_dir=log_dir, env=env)
+    names = ", ".join(p.name for p in programs)
+    _say(f"Starting {names} (logs in {log_dir}) ...")
+    try:
+        with supervisor.running():
+            if not supervisor.wait_ready(limit_s=start_limit_s, stop=stop):
+                return 130
+            edge = env["AGENTOPIA_EDGE_LISTEN"]
+            key = env["AGENTOPIA_ADMIN_KEY"]
+            model = first_model(f"http://{edge}/v1", key)
+            _say(banner(edge=edge, key=key, key_note=key_note, model=model, logs=str(log_dir)))
+            _watch(supervisor, stop)
+            _say("Stopping ...")
+        _say("Stopped.")
+        return 0
+    except StartFailure as failure:
+        _say(f"\nFailed to start: {failure}\n--- last lines of {failure.program}'s log ---")
+        _say(failure.log_tail or "(empty)")
+        return 1
+
+
+def main() -> int:
+    env, note = mesh_env(os.environ)
+    descriptor = pathlib.Path(
+        env.get("AGENTOPIA_EDGE_DESCRIPTOR") or REPO_ROOT / "gen/agentopia.pb"
+    )
+    if not descriptor.is_file():
+        _say(f"The descriptor set {descriptor} is missing: run `make protos` first.")
+        return 2
+    limit = float(env.get("AGENTOPIA_RUN_START_TIMEOUT_S") or 120)
+    return run(env, mesh_programs(env), start_limit_s=limit, key_note=note)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

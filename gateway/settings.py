@@ -1,0 +1,168 @@
+"""Typed settings of the Envoy edge, read once from the environment.
+
+Every value has an embedded default that works for `make run` on one machine;
+in a cluster the Helm chart renders the same settings for service DNS names.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from services.common.config import ConfigError, env_bool, env_float, env_int, env_str
+
+__all__ = [
+    "REPO_ROOT",
+    "EdgeSettings",
+    "HostPort",
+    "LaunchSettings",
+    "OtelSettings",
+    "parse_host_port",
+]
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class HostPort:
+    """An address Envoy binds or connects to; `host` may be a DNS name upstream."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def parse_host_port(name: str, value: str) -> HostPort:
+    """`host:port`, `[v6]:port` or `dns:///host:port` (the gRPC target form)."""
+    raw = value.removeprefix("dns:///").removeprefix("ipv4:").strip()
+    host, sep, port = raw.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ConfigError(f"{name} must look like host:port, got {value!r}")
+    return HostPort(host, int(port))
+
+
+@dataclass(frozen=True)
+class OtelSettings:
+    """Where Envoy exports its spans (OTLP over gRPC or HTTP)."""
+
+    endpoint: HostPort
+    protocol: str  # "grpc" or "http/protobuf"
+    tls: bool
+    service_name: str
+    path: str = "/v1/traces"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> OtelSettings | None:
+        """Tracing is on only when an OTLP endpoint is configured."""
+        if env.get("OTEL_TRACES_EXPORTER", "") == "none":
+            return None
+        url = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get(
+            "OTEL_EXPORTER_OTLP_ENDPOINT", ""
+        )
+        if not url:
+            return None
+        protocol = env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get(
+            "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"
+        )
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        tls = parts.scheme == "https"
+        port = parts.port or (4317 if protocol == "grpc" else 4318)
+        if not parts.hostname:
+            raise ConfigError(f"OTEL_EXPORTER_OTLP_ENDPOINT has no host: {url!r}")
+        path = parts.path if parts.path not in ("", "/") else "/v1/traces"
+        return cls(
+            endpoint=HostPort(parts.hostname, port),
+            protocol="grpc" if protocol == "grpc" else "http/protobuf",
+            tls=tls,
+            service_name=env.get("OTEL_SERVICE_NAME", "") or "agentopia-edge",
+            path=path,
+        )
+
+
+@dataclass(frozen=True)
+class EdgeSettings:
+    """Everything the bootstrap renderer needs; see `from_env` for the variables."""
+
+    listen: HostPort = HostPort("127.0.0.1", 8080)
+    admin: HostPort = HostPort("127.0.0.1", 9901)
+    router: HostPort = HostPort("127.0.0.1", 50051)
+    keyvault: HostPort = HostPort("127.0.0.1", 50053)
+    metrics: HostPort = HostPort("127.0.0.1", 50054)
+    descriptor_path: pathlib.Path = REPO_ROOT / "gen" / "agentopia.pb"
+    console_dir: pathlib.Path | None = REPO_ROOT / "console" / "dist"
+    max_body_bytes: int = 32 * MIB
+    stream_idle_timeout_s: int = 300
+    access_log: bool = True
+    otel: OtelSettings | None = None
+    # Optional listener serving only Envoy's Prometheus stats (`/metrics`).
+    stats_listen: HostPort | None = None
+    # Upstream clusters resolve DNS names (STRICT_DNS) every this many seconds.
+    dns_refresh_s: int = 5
+
+    @property
+    def buffer_limit_bytes(self) -> int:
+        """Connection buffers hold one whole request plus headroom for headers."""
+        return self.max_body_bytes + 1 * MIB
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> EdgeSettings:
+        """Read the AGENTOPIA_* and OTEL_* variables (defaults: `make run`)."""
+        source = os.environ if env is None else env
+        defaults = cls()
+
+        def address(name: str, default: HostPort) -> HostPort:
+            return parse_host_port(name, env_str(name, str(default), source))
+
+        console = env_str("AGENTOPIA_CONSOLE_DIR", str(defaults.console_dir), source)
+        stats = env_str("AGENTOPIA_EDGE_STATS_LISTEN", "", source)
+        return cls(
+            listen=address("AGENTOPIA_EDGE_LISTEN", defaults.listen),
+            admin=address("AGENTOPIA_EDGE_ADMIN_LISTEN", defaults.admin),
+            router=address("AGENTOPIA_ROUTER_TARGET", defaults.router),
+            keyvault=address("AGENTOPIA_KEYVAULT_TARGET", defaults.keyvault),
+            metrics=address("AGENTOPIA_METRICS_TARGET", defaults.metrics),
+            descriptor_path=pathlib.Path(
+                env_str("AGENTOPIA_EDGE_DESCRIPTOR", str(defaults.descriptor_path), source)
+            ),
+            console_dir=None if console == "off" else pathlib.Path(console),
+            max_body_bytes=env_int(
+                "AGENTOPIA_EDGE_MAX_BODY_BYTES", defaults.max_body_bytes, source, minimum=1024
+            ),
+            stream_idle_timeout_s=env_int(
+                "AGENTOPIA_EDGE_STREAM_IDLE_TIMEOUT_S",
+                defaults.stream_idle_timeout_s,
+                source,
+                minimum=1,
+            ),
+            access_log=env_bool("AGENTOPIA_EDGE_ACCESS_LOG", defaults.access_log, source),
+            otel=OtelSettings.from_env(source),
+            stats_listen=parse_host_port("AGENTOPIA_EDGE_STATS_LISTEN", stats) if stats else None,
+        )
+
+
+@dataclass(frozen=True)
+class LaunchSettings:
+    """How the launcher runs the binary (not part of the rendered bootstrap)."""
+
+    concurrency: int = 2
+    drain_seconds: float = 5.0
+    log_level: str = "warning"
+    config_path: pathlib.Path | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> LaunchSettings:
+        source = os.environ if env is None else env
+        config = env_str("AGENTOPIA_EDGE_CONFIG_PATH", "", source)
+        return cls(
+            concurrency=env_int("AGENTOPIA_EDGE_CONCURRENCY", cls.concurrency, source, minimum=1),
+            drain_seconds=env_float("AGENTOPIA_EDGE_DRAIN_SECONDS", cls.drain_seconds, source),
+            log_level=env_str("AGENTOPIA_EDGE_LOG_LEVEL", cls.log_level, source),
+            config_path=pathlib.Path(config) if config else None,
+        )

@@ -1,0 +1,122 @@
+"""Who may call what. Admin RPCs authenticate the caller's `authorization: Bearer <key>`
+from the key vault's own in-memory client-key snapshot (no database read): admin keys
+may write, admin and viewer keys may read, client keys are refused with
+PERMISSION_DENIED, missing/malformed/unknown/revoked/expired keys with
+UNAUTHENTICATED. The provider-key lease and outcome RPCs take the mesh's service
+token instead (AGENTOPIA_KEYVAULT_SERVICE_TOKEN), which no admin key can stand in for."""
+
+from __future__ import annotations
+
+import enum
+import hmac
+from collections.abc import Callable, Iterable, Sequence
+
+from keyvault import errors
+from keyvault.hashkey import digest
+from keyvault.records import Actor, ClientKeyRecord, Role, utcnow
+
+__all__ = ["Access", "Guard", "KeyDirectory", "bearer_token"]
+
+_BEARER = "bearer "
+
+
+class Access(enum.Enum):
+    # Internal snapshot of key digests for routers (not routed at the edge).
+    INTERNAL = "internal"
+    READ = "read"  # admin or viewer key
+    WRITE = "write"  # admin key
+    SERVICE = "service"  # the service token (provider service)
+
+
+def bearer_token(metadata: Iterable[tuple[str, str | bytes]] | None) -> str | None:
+    """The token of `authorization: Bearer <token>`; "" when malformed; None when absent."""
+    for key, value in metadata or ():
+        if key == "authorization":
+            if isinstance(value, str) and value[: len(_BEARER)].lower() == _BEARER:
+                return value[len(_BEARER) :].strip()
+            return ""
+    return None
+
+
+class KeyDirectory:
+    """Client keys by the digest of their secret, for authenticating admin callers."""
+
+    def __init__(self, hash_key: bytes, records: Sequence[ClientKeyRecord]) -> None:
+        self._hash_key = hash_key
+        self._by_digest = {record.secret_digest: record for record in records}
+
+    def authenticate(self, token: str | None) -> ClientKeyRecord:
+        if token is None:
+            raise errors.unauthenticated(
+                "missing_api_key",
+                "You didn't provide an API key. "
+                "Send an admin key as 'Authorization: Bearer <key>'.",
+            )
+        if not token:
+            raise errors.unauthenticated(
+                "malformed_api_key", "The Authorization header must be 'Bearer <key>'."
+            )
+        record = self._by_digest.get(digest(self._hash_key, token))
+        if record is None:
+            raise errors.unauthenticated(
+                "invalid_api_key", "Incorrect API key provided. Check the key and try again."
+            )
+        if record.revoked:
+            raise errors.unauthenticated(
+                "revoked_api_key", "This API key has been revoked; ask an admin for a new one."
+            )
+        if record.expired(utcnow()):
+            raise errors.unauthenticated(
+                "expired_api_key", "This API key has expired; ask an admin for a new one."
+            )
+        return record
+
+
+class Guard:
+    def __init__(self, directory: Callable[[], KeyDirectory | None], service_token: str) -> None:
+        self._directory = directory
+        self._service_token = service_token.encode()
+
+    def check(self, metadata: Iterable[tuple[str, str | bytes]] | None, access: Access) -> Actor:
+        if access is Access.INTERNAL:
+            return Actor("internal", "mesh", Role.SERVICE)
+        token = bearer_token(metadata)
+        if access is Access.SERVICE:
+            return self._check_service(token)
+        directory = self._directory()
+        if directory is None:
+            raise errors.unavailable(
+                "keyvault_starting", "The key vault is starting; retry shortly."
+            )
+        record = directory.authenticate(token)
+        role = record.spec.role
+        actor = Actor(record.key_id, record.spec.name, role)
+        if role is Role.ADMIN or (role is Role.VIEWER and access is Access.READ):
+            return actor
+        if role is Role.VIEWER:
+            raise errors.permission_denied(
+                "admin_key_required", "Viewer keys are read-only; this change needs an admin key."
+            )
+        raise errors.permission_denied(
+            "admin_key_required",
+            "Client keys may only call the inference API; the key management API needs an "
+            "admin key (or a viewer key to read).",
+        )
+
+    def _check_service(self, token: str | None) -> Actor:
+        if not self._service_token:
+            raise errors.permission_denied(
+                "service_token_not_configured",
+                "Provider keys are leased only to the provider service; set "
+                "AGENTOPIA_KEYVAULT_SERVICE_TOKEN on both services.",
+            )
+        if not token:
+            raise errors.unauthenticated(
+                "missing_service_token",
+                "Send the mesh service token as 'Authorization: Bearer <token>'.",
+            )
+        if not hmac.compare_digest(token.encode(), self._service_token):
+            raise errors.permission_denied(
+                "invalid_service_token", "Only the provider service may lease provider keys."
+            )
+        return Actor("service", "provider service", Role.SERVICE)

@@ -1,0 +1,95 @@
+"""A snapshot feed: the latest snapshot of a table plus a wake-up for every watcher when
+it changes. Local changes poke the feed at once; changes made by other key-vault
+replicas are found by polling the table's version counter (one tiny read per
+interval), so a change reaches every watcher of every replica within
+`poll_interval` plus the rebuild time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Generic, TypeVar
+
+__all__ = ["SnapshotFeed"]
+
+_log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class SnapshotFeed(Generic[T]):
+    def __init__(
+        self,
+        name: str,
+        *,
+        version: Callable[[], Awaitable[int]],
+        build: Callable[[], Awaitable[tuple[int, T]]],
+        poll_interval_s: float,
+    ) -> None:
+        self.name = name
+        self._version = version
+        self._build = build
+        self._interval = poll_interval_s
+        self._current: tuple[int, T] | None = None
+        self._changed = asyncio.Event()
+        self._poke = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+
+    @property
+    def current(self) -> T | None:
+        return None if self._current is None else self._current[1]
+
+    @property
+    def version(self) -> int:
+        return -1 if self._current is None else self._current[0]
+
+    async def start(self) -> None:
+        await self.refresh()
+        self._task = asyncio.create_task(self._run(), name=f"feed:{self.name}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._publish_wakeup()  # let watchers notice the end
+
+    def poke(self) -> None:
+        """A change was committed here: rebuild now instead of at the next poll."""
+        self._poke.set()
+
+    async def refresh(self) -> None:
+        version, snapshot = await self._build()
+        if self._current is None or version != self._current[0]:
+            self._current = (version, snapshot)
+            self._publish_wakeup()
+            self.ready.set()
+
+    def _publish_wakeup(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poke.wait(), self._interval)
+            self._poke.clear()
+            try:
+                if await self._version() != self.version:
+                    await self.refresh()
+            except Exception:  # a database blip must not end the feed; retry next tick
+                _log.exception("%s feed refresh failed", self.name)
+
+    async def subscribe(self) -> AsyncIterator[T]:
+        """The current snapshot, then each newer one (a slow watcher skips to the latest)."""
+        seen = -2
+        while self._task is None or not self._task.done():
+            changed = self._changed
+            if self._current is not None and self._current[0] != seen:
+                seen, snapshot = self._current
+                yield snapshot
+                continue
+            await changed.wait()

@@ -1,0 +1,40 @@
+"""Client-key limits that hold across router replicas: reserve at admission, settle
+with true usage, release on failure. See docs/KEYVAULT.md for the over-admission bound.
+
+    limiter = open_limiter(os.environ.get("AGENTOPIA_LIMITS_REDIS_URL", ""))
+    reservation = await limiter.reserve(key.key_id, Limits.of(key), tokens=est, cost_micros=c)
+    ...  # call the provider
+    await limiter.settle(reservation, tokens=used, cost_micros=cost)   # or release()
+"""
+
+from __future__ import annotations
+
+from keyvault.limits.memory_limiter import MemoryLimiter
+from keyvault.limits.redis_limiter import RedisLimiter
+from keyvault.limits.types import KeyUsage, Limiter, Limits, Reservation, limit_exceeded
+
+__all__ = [
+    "KeyUsage",
+    "Limiter",
+    "Limits",
+    "MemoryLimiter",
+    "RedisLimiter",
+    "Reservation",
+    "limit_exceeded",
+    "open_limiter",
+]
+
+
+def open_limiter(
+    redis_url: str,
+    *,
+    prefix: str = "agentopia:limits",
+    window_s: float = 60.0,
+    reservation_ttl_s: float = 600.0,
+) -> Limiter:
+    """Redis when a URL is given (shared by all replicas), else in-process."""
+    if redis_url:
+        return RedisLimiter.from_url(
+            redis_url, prefix=prefix, window_s=window_s, reservation_ttl_s=reservation_ttl_s
+        )
+    return MemoryLimiter(window_s=window_s, reservation_ttl_s=reservation_ttl_s)

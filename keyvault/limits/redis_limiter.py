@@ -1,0 +1,108 @@
+"""The shared limiter: one Lua script in Redis does each check-and-update atomically on
+Redis's own clock, so any number of router replicas enforce one limit per key."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.resources
+import secrets
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from keyvault.limits.types import (
+    KeyUsage,
+    Limits,
+    Reservation,
+    check_amounts,
+    limit_exceeded,
+)
+from keyvault.records import BudgetPeriod
+
+__all__ = ["RedisLimiter"]
+
+_SCRIPT = importlib.resources.files("keyvault.limits").joinpath("limiter.lua").read_text()
+
+
+def _kind(period: BudgetPeriod) -> str:
+    return period.value if period is not BudgetPeriod.NONE else BudgetPeriod.MONTHLY.value
+
+
+class RedisLimiter:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        prefix: str = "agentopia:limits",
+        window_s: float = 60.0,
+        reservation_ttl_s: float = 600.0,
+    ) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._window_ms = int(window_s * 1000)
+        self._ttl_ms = int(reservation_ttl_s * 1000)
+        self._script = client.register_script(_SCRIPT)
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> RedisLimiter:
+        return cls(aioredis.Redis.from_url(url), **options)
+
+    def _keys(self, key_id: str) -> list[str]:
+        base = f"{self._prefix}:{{{key_id}}}"
+        return [f"{base}:win", f"{base}:amt", f"{base}:st", f"{base}:res", f"{base}:exp"]
+
+    async def _call(
+        self, key_id: str, op: str, period: BudgetPeriod, *args: str | int
+    ) -> list[Any]:
+        argv = [op, self._window_ms, _kind(period), self._ttl_ms, *args]
+        result: list[Any] = await self._script(keys=self._keys(key_id), args=argv)
+        return result
+
+    async def reserve(
+        self, key_id: str, limits: Limits, *, tokens: int, cost_micros: int
+    ) -> Reservation:
+        check_amounts(tokens, cost_micros)
+        rid = secrets.token_hex(8)
+        budget = -1 if limits.budget_micros is None else limits.budget_micros
+        admitted, limit, retry_ms, used = await self._call(
+            key_id,
+            "reserve",
+            limits.period,
+            rid,
+            tokens,
+            cost_micros,
+            limits.rpm,
+            limits.tpm,
+            budget,
+        )
+        if not admitted:
+            name = limit.decode() if isinstance(limit, bytes) else str(limit)
+            raise limit_exceeded(name, limits, int(retry_ms), tokens=tokens, used=int(used))
+        return Reservation(key_id, rid, tokens, cost_micros, limits.period)
+
+    async def settle(self, reservation: Reservation, *, tokens: int, cost_micros: int) -> None:
+        check_amounts(tokens, cost_micros)
+        await self._call(
+            reservation.key_id,
+            "settle",
+            reservation.period,
+            reservation.reservation_id,
+            tokens,
+            cost_micros,
+        )
+
+    async def release(self, reservation: Reservation) -> None:
+        await self._call(
+            reservation.key_id, "release", reservation.period, reservation.reservation_id
+        )
+
+    async def usage(self, key_id: str, limits: Limits) -> KeyUsage:
+        values = [int(v) for v in await self._call(key_id, "peek", limits.period)]
+        requests, tokens, in_flight, spent, reserved, preq, ptok, pstart = values
+        start = None
+        if _kind(limits.period) != BudgetPeriod.TOTAL.value:
+            start = dt.datetime.fromtimestamp(pstart / 1000, dt.UTC)
+        return KeyUsage(requests, tokens, in_flight, spent, reserved, preq, ptok, start)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,370 @@
+"""Provider keys: several per provider, each envelope-encrypted at rest, with a weight and
+a state; rotation without downtime; leasing (decrypted, in memory only) to the provider
+service. A stored secret is never returned by an admin RPC: only id, label, last four."""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import datetime as dt
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keyvault import audit, errors, versions
+from keyvault.crypto.envelope import Envelope, Sealed
+from keyvault.crypto.secret_manager import SecretReader
+from keyvault.records import (
+    Actor,
+    Headroom,
+    ProviderKeyRecord,
+    ProviderKeyState,
+    utcnow,
+)
+from keyvault.storage.database import Database
+from keyvault.storage.models import ProviderKeyRow
+
+__all__ = ["LeasedKey", "ProviderKeyStore", "context_for", "record_of"]
+
+_PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+_MAX_SECRET = 8192
+_MAX_WEIGHT = 1_000_000
+UPDATABLE = frozenset({"label", "weight", "state", "retire_time"})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LeasedKey:
+    record: ProviderKeyRecord
+    secret: str = dataclasses.field(repr=False)
+
+
+def context_for(key_id: str) -> bytes:
+    return b"agentopia/provider-key/" + key_id.encode()
+
+
+def record_of(row: ProviderKeyRow) -> ProviderKeyRecord:
+    return ProviderKeyRecord(
+        key_id=row.id,
+        provider=row.provider,
+        label=row.label,
+        last4=row.last4,
+        weight=row.weight,
+        state=ProviderKeyState(row.state),
+        create_time=row.create_time,
+        update_time=row.update_time,
+        retire_time=row.retire_time,
+        secret_version=row.secret_version,
+        replaced_by=row.replaced_by,
+        flagged=row.flagged,
+        flag_reason=row.flag_reason,
+        cooldown_until=row.cooldown_until,
+        last_status=row.last_status,
+        last_outcome_time=row.last_outcome_time,
+        last_validate_time=row.last_validate_time,
+        last_validate_result=row.last_validate_result,
+        headroom=Headroom(
+            limit_requests=row.limit_requests,
+            remaining_requests=row.remaining_requests,
+            limit_tokens=row.limit_tokens,
+            remaining_tokens=row.remaining_tokens,
+            reset_time=row.headroom_reset_time,
+            observe_time=row.headroom_observe_time,
+        ),
+    )
+
+
+def _sealed(row: ProviderKeyRow) -> Sealed:
+    return Sealed(row.kek_id, row.wrapped_dek, row.nonce, row.ciphertext)
+
+
+def _check_secret(secret: str) -> str:
+    secret = secret.strip()
+    if not secret:
+        raise errors.invalid_argument("give the key as secret or secret_version", "secret")
+    if len(secret) > _MAX_SECRET or len(secret) < 8:
+        raise errors.invalid_argument("the secret must be 8 to 8192 characters long", "secret")
+    return secret
+
+
+def _check_weight(weight: int) -> int:
+    if not 0 <= weight <= _MAX_WEIGHT:
+        raise errors.invalid_argument(f"weight must be between 0 and {_MAX_WEIGHT}", "weight")
+    return weight
+
+
+class ProviderKeyStore:
+    def __init__(
+        self,
+        db: Database,
+        envelope: Envelope,
+        on_change: Callable[[], None],
+        secret_reader: SecretReader | None = None,
+    ) -> None:
+        self._db = db
+        self._envelope = envelope
+        self._on_change = on_change
+        self._reader = secret_reader
+
+    async def _resolve(self, secret: str, secret_version: str) -> tuple[str, str]:
+        """(secret, resolved Secret Manager version or "")."""
+        if not secret_version:
+            return _check_secret(secret), ""
+        if secret:
+            raise errors.invalid_argument("give secret or secret_version, not both", "secret")
+        if self._reader is None:
+            raise errors.failed_precondition(
+                "secret_manager_not_configured",
+                "secret_version needs Secret Manager: set AGENTOPIA_KEK_SOURCE=secret-manager "
+                "(or AGENTOPIA_SECRET_MANAGER_ENDPOINT) on the key vault.",
+            )
+        try:
+            name, payload = await self._reader.access(secret_version)
+        except Exception as error:
+            raise errors.failed_precondition(
+                "secret_version_unreadable",
+                f"Secret Manager could not read {secret_version!r} ({type(error).__name__}); "
+                "check the name and the key vault's access to it.",
+            ) from None
+        return _check_secret(payload.decode("utf-8", errors="strict")), name
+
+    def _new_row(
+        self, *, provider: str, label: str, secret: str, version: str, weight: int
+    ) -> ProviderKeyRow:
+        key_id = "pkey_" + secrets.token_hex(12)
+        sealed = self._envelope.seal(secret.encode(), context=context_for(key_id))
+        now = utcnow()
+        return ProviderKeyRow(
+            id=key_id, provider=provider, label=label, last4=secret[-4:], weight=weight,
+            state=ProviderKeyState.ACTIVE.value, secret_version=version, replaced_by="",
+            kek_id=sealed.kek_id, wrapped_dek=sealed.wrapped_dek, nonce=sealed.nonce,
+            ciphertext=sealed.ciphertext, create_time=now, update_time=now, flagged=False,
+            flag_reason="", last_status=0, last_validate_result="",
+        )  # fmt: skip
+
+    async def _change(self, work: Callable[[Session], ProviderKeyRecord]) -> ProviderKeyRecord:
+        def tx(session: Session) -> ProviderKeyRecord:
+            result = work(session)
+            versions.bump(session, versions.PROVIDER_KEYS)
+            return result
+
+        result = await self._db.write(tx)
+        self._on_change()
+        return result
+
+    async def create(
+        self,
+        actor: Actor,
+        *,
+        provider: str,
+        label: str = "",
+        secret: str = "",
+        secret_version: str = "",
+        weight: int = 1,
+    ) -> ProviderKeyRecord:
+        if not _PROVIDER_NAME.match(provider):
+            raise errors.invalid_argument(
+                "provider must be a registered provider name (lower case, e.g. 'mock')", "provider"
+            )
+        if len(label) > 200:
+            raise errors.invalid_argument("label is longer than 200 characters", "label")
+        plain, version = await self._resolve(secret, secret_version)
+        row = self._new_row(
+            provider=provider,
+            label=label,
+            secret=plain,
+            version=version,
+            weight=_check_weight(weight),
+        )
+
+        def work(session: Session) -> ProviderKeyRecord:
+            session.add(row)
+            details = {"provider": provider, "label": label, "weight": weight, "last4": row.last4}
+            if version:
+                details["secret_version"] = version
+            audit.record(session, actor, "provider_key.create", row.id, details)
+            return record_of(row)
+
+        return await self._change(work)
+
+    async def list(
+        self, *, provider: str = "", include_retired: bool = False
+    ) -> builtins.list[ProviderKeyRecord]:
+        def query(session: Session) -> builtins.list[ProviderKeyRecord]:
+            stmt = select(ProviderKeyRow).order_by(ProviderKeyRow.create_time, ProviderKeyRow.id)
+            if provider:
+                stmt = stmt.where(ProviderKeyRow.provider == provider)
+            if not include_retired:
+                stmt = stmt.where(ProviderKeyRow.state != ProviderKeyState.RETIRED.value)
+            return [record_of(row) for row in session.scalars(stmt)]
+
+        return await self._db.read(query)
+
+    async def get(self, key_id: str) -> ProviderKeyRecord:
+        def query(session: Session) -> ProviderKeyRecord | None:
+            row = session.get(ProviderKeyRow, key_id)
+            return None if row is None else record_of(row)
+
+        record = await self._db.read(query)
+        if record is None:
+            raise errors.not_found("provider_key", key_id)
+        return record
+
+    async def update(
+        self, actor: Actor, key_id: str, changes: Mapping[str, Any]
+    ) -> ProviderKeyRecord:
+        unknown = set(changes) - UPDATABLE
+        if unknown or not changes:
+            raise errors.invalid_argument(
+                "update_mask must name some of: " + ", ".join(sorted(UPDATABLE)), "update_mask"
+            )
+        if "weight" in changes:
+            _check_weight(changes["weight"])
+        state = changes.get("state")
+        if state is not None and state not in (
+            ProviderKeyState.ACTIVE,
+            ProviderKeyState.DISABLED,
+            ProviderKeyState.RETIRED,
+        ):
+            raise errors.invalid_argument(
+                "state may be set to ACTIVE, DISABLED or RETIRED", "state"
+            )
+
+        def work(session: Session) -> ProviderKeyRecord:
+            row = self._row(session, key_id)
+            if row.state == ProviderKeyState.RETIRED.value:
+                raise errors.failed_precondition(
+                    "provider_key_retired", "A retired key cannot change; add a new key instead."
+                )
+            now = utcnow()
+            if "label" in changes:
+                row.label = str(changes["label"])[:200]
+            if "weight" in changes:
+                row.weight = int(changes["weight"])
+            if "retire_time" in changes:
+                row.retire_time = changes["retire_time"]
+            if state is ProviderKeyState.ACTIVE:
+                row.state, row.flagged, row.flag_reason, row.cooldown_until = (
+                    state.value,
+                    False,
+                    "",
+                    None,
+                )
+            elif state is ProviderKeyState.DISABLED:
+                row.state = state.value
+            elif state is ProviderKeyState.RETIRED:
+                row.state, row.retire_time = state.value, row.retire_time or now
+            row.update_time = now
+            shown = {k: (v.value if hasattr(v, "value") else v) for k, v in changes.items()}
+            audit.record(session, actor, "provider_key.update", key_id, shown)
+            return record_of(row)
+
+        return await self._change(work)
+
+    async def delete(self, actor: Actor, key_id: str) -> None:
+        def work(session: Session) -> ProviderKeyRecord:
+            row = self._row(session, key_id)
+            record = record_of(row)
+            session.delete(row)
+            audit.record(session, actor, "provider_key.delete", key_id, {"provider": row.provider})
+            return record
+
+        await self._change(work)
+
+    async def rotate(
+        self,
+        actor: Actor,
+        key_id: str,
+        *,
+        secret: str = "",
+        secret_version: str = "",
+        overlap: dt.timedelta,
+        label: str = "",
+    ) -> tuple[ProviderKeyRecord, ProviderKeyRecord]:
+        """Add the replacement (taking traffic at once); the old key becomes a fallback
+        until `overlap` has passed, then the sweeper retires it. Returns (new, old)."""
+        old = await self.get(key_id)
+        if old.state is ProviderKeyState.RETIRED:
+            raise errors.failed_precondition(
+                "provider_key_retired", "This key is already retired; rotate its replacement."
+            )
+        if not secret and not secret_version:
+            if not old.secret_version:
+                raise errors.invalid_argument(
+                    "give the new key as secret or secret_version", "secret"
+                )
+            secret_version = old.secret_version.rpartition("/versions/")[0] + "/versions/latest"
+        plain, version = await self._resolve(secret, secret_version)
+        new_row = self._new_row(
+            provider=old.provider, label=label or old.label, secret=plain, version=version,
+            weight=old.weight,
+        )  # fmt: skip
+
+        def work(session: Session) -> ProviderKeyRecord:
+            row = self._row(session, key_id)
+            now = utcnow()
+            session.add(new_row)
+            row.replaced_by, row.update_time = new_row.id, now
+            row.retire_time = now + overlap
+            if overlap <= dt.timedelta(0):
+                row.state = ProviderKeyState.RETIRED.value
+            details = {"replaced_by": new_row.id, "overlap_s": overlap.total_seconds()}
+            audit.record(session, actor, "provider_key.rotate", key_id, details)
+            audit.record(session, actor, "provider_key.create", new_row.id, {"replaces": key_id})
+            return record_of(row)
+
+        old_record = await self._change(work)
+        return record_of(new_row), old_record
+
+    async def lease_snapshot(self) -> tuple[int, builtins.list[LeasedKey]]:
+        """Every key not retired, decrypted (for WatchProviderKeys only)."""
+
+        def query(session: Session) -> tuple[int, builtins.list[tuple[ProviderKeyRecord, Sealed]]]:
+            version = versions.current(session, versions.PROVIDER_KEYS)
+            stmt = (
+                select(ProviderKeyRow)
+                .where(ProviderKeyRow.state != ProviderKeyState.RETIRED.value)
+                .order_by(ProviderKeyRow.provider, ProviderKeyRow.create_time)
+            )
+            return version, [(record_of(row), _sealed(row)) for row in session.scalars(stmt)]
+
+        version, rows = await self._db.read(query)
+        leased = []
+        for record, sealed in rows:
+            plain = await self._envelope.open(sealed, context=context_for(record.key_id))
+            leased.append(LeasedKey(record, plain.decode()))
+        return version, leased
+
+    async def version(self) -> int:
+        return await self._db.read(lambda s: versions.current(s, versions.PROVIDER_KEYS))
+
+    async def rewrap_all(self) -> int:
+        """Re-wrap every data key still under an older KEK with the current one."""
+        current = self._envelope.current_kek_id
+
+        def stale(session: Session) -> builtins.list[tuple[str, Sealed]]:
+            stmt = select(ProviderKeyRow).where(ProviderKeyRow.kek_id != current)
+            return [(row.id, _sealed(row)) for row in session.scalars(stmt)]
+
+        rewrapped = 0
+        for key_id, sealed in await self._db.read(stale):
+            fresh = await self._envelope.rewrap(sealed, context=context_for(key_id))
+
+            def store(session: Session, key_id: str = key_id, fresh: Sealed = fresh) -> None:
+                row = session.get(ProviderKeyRow, key_id)
+                if row is not None and row.kek_id != current:
+                    row.kek_id, row.wrapped_dek = fresh.kek_id, fresh.wrapped_dek
+
+            await self._db.write(store)
+            rewrapped += 1
+        return rewrapped
+
+    @staticmethod
+    def _row(session: Session, key_id: str) -> ProviderKeyRow:
+        row = session.get(ProviderKeyRow, key_id)
+        if row is None:
+            raise errors.not_found("provider_key", key_id)
+        return row

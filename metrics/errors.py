@@ -1,0 +1,31 @@
+"""The metrics service's errors, as `GatewayError`s (converted to gRPC in one place:
+`GatewayError.abort`)."""
+
+from __future__ import annotations
+
+import grpc
+
+from services.common.errors import GatewayError
+
+__all__ = ["database_unavailable", "invalid_argument"]
+
+
+def invalid_argument(message: str, *, param: str | None = None) -> GatewayError:
+    return GatewayError(
+        status=grpc.StatusCode.INVALID_ARGUMENT,
+        code="invalid_argument",
+        message=message,
+        param=param,
+    )
+
+
+def database_unavailable() -> GatewayError:
+    """The database refused or dropped the connection; the batch was not stored
+    (its transaction rolled back), so the sender retries it."""
+    return GatewayError(
+        status=grpc.StatusCode.UNAVAILABLE,
+        code="metrics_database_unavailable",
+        message="the usage database is unavailable; retry the batch (it was not stored)",
+        retryable=True,
+        retry_after_s=1.0,
+    )

@@ -1,0 +1,159 @@
+"""MetricsService: proto in, domain calls, proto out. Database work runs in
+worker threads so the event loop never waits on I/O."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+
+import grpc
+import sqlalchemy as sa
+from agentopia.v1 import metrics_service_pb2 as pb
+from agentopia.v1 import metrics_service_pb2_grpc as pb_grpc
+from google.api import httpbody_pb2
+from google.protobuf import json_format
+
+from metrics import errors, pricing
+from metrics.exposition import MetricsServiceInstruments
+from metrics.live import LiveHub
+from metrics.reports_pb import (
+    csv_chunks,
+    latency_query,
+    latency_response,
+    overhead_query,
+    overhead_response,
+    usage_query,
+    usage_response,
+)
+from metrics.storage.ingest import parse_events
+from metrics.storage.paging import PageTokenError
+from metrics.storage.reports import UsageReports
+from metrics.storage.store import UsageStore
+from services.common.errors import GatewayError
+
+__all__ = ["MetricsServicer"]
+
+T = TypeVar("T")
+Context = grpc.aio.ServicerContext[Any, Any]
+_DB_ERRORS = (sa.exc.DBAPIError, sa.exc.TimeoutError)
+
+
+class MetricsServicer(pb_grpc.MetricsServiceServicer):
+    def __init__(
+        self,
+        *,
+        store: UsageStore,
+        reports: UsageReports,
+        live: LiveHub,
+        instruments: MetricsServiceInstruments,
+        table: pricing.PriceTable,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self._store = store
+        self._reports = reports
+        self._live = live
+        self._instruments = instruments
+        self._table = table
+        self._clock = clock
+
+    async def RecordUsage(
+        self, request: pb.RecordUsageRequest, context: Context
+    ) -> pb.RecordUsageResponse:
+        batch = parse_events(request.events, self._clock(), self._table)
+        started = time.perf_counter()
+        try:
+            fresh = await asyncio.to_thread(self._store.record, batch.rows)
+        except _DB_ERRORS:
+            self._instruments.write_failures.inc()
+            await errors.database_unavailable().abort(context)
+        self._instruments.batch_write.observe(time.perf_counter() - started)
+        duplicates = len(request.events) - len(batch.rejected) - len(fresh)
+        self._instruments.events.labels("stored").inc(len(fresh))
+        self._instruments.events.labels("duplicate").inc(duplicates)
+        self._instruments.events.labels("rejected").inc(len(batch.rejected))
+        self._live.add(fresh)
+        if request.HasField("health"):
+            self._live.update_health(request.health)
+        return pb.RecordUsageResponse(
+            stored=len(fresh), duplicates=duplicates, rejected_event_ids=batch.rejected
+        )
+
+    async def GetUsageSummary(
+        self, request: pb.GetUsageSummaryRequest, context: Context
+    ) -> pb.GetUsageSummaryResponse:
+        query = await self._checked(context, lambda: usage_query(request, self._clock()))
+        rows, token = await self._db(context, self._reports.summary, query)
+        return usage_response(rows, token)
+
+    async def ExportUsageCsv(
+        self, request: pb.ExportUsageCsvRequest, context: Context
+    ) -> AsyncIterator[httpbody_pb2.HttpBody]:
+        query = await self._checked(context, lambda: usage_query(request, self._clock()))
+        async for chunk in csv_chunks(query, lambda q: self._db(context, self._reports.summary, q)):
+            yield httpbody_pb2.HttpBody(content_type="text/csv; charset=utf-8", data=chunk)
+
+    async def GetLatencyReport(
+        self, request: pb.GetLatencyReportRequest, context: Context
+    ) -> pb.GetLatencyReportResponse:
+        query = await self._checked(context, lambda: latency_query(request, self._clock()))
+        rows, token = await self._db(context, self._reports.latency, query)
+        return latency_response(rows, token)
+
+    async def GetOverheadReport(
+        self, request: pb.GetOverheadReportRequest, context: Context
+    ) -> pb.GetOverheadReportResponse:
+        query = await self._checked(context, lambda: overhead_query(request, self._clock()))
+        return overhead_response(await self._db(context, self._reports.overhead, query))
+
+    async def StreamLiveStats(
+        self, request: pb.StreamLiveStatsRequest, context: Context
+    ) -> AsyncIterator[pb.StreamLiveStatsResponse]:
+        self._instruments.live_subscribers.inc()
+        try:
+            async with self._live.subscribe() as frames:
+                async for frame in frames:
+                    yield pb.StreamLiveStatsResponse(stats=frame)
+        finally:
+            self._instruments.live_subscribers.dec()
+
+    async def StreamLiveStatsEvents(
+        self, request: pb.StreamLiveStatsEventsRequest, context: Context
+    ) -> AsyncIterator[httpbody_pb2.HttpBody]:
+        kind = "text/event-stream"
+        self._instruments.live_subscribers.inc()
+        try:
+            async with self._live.subscribe() as frames:
+                # A comment first, so the edge sends headers before the first frame.
+                yield httpbody_pb2.HttpBody(content_type=kind, data=b": live stats, 1/s\n\n")
+                async for frame in frames:
+                    yield httpbody_pb2.HttpBody(content_type=kind, data=_sse(frame))
+        finally:
+            self._instruments.live_subscribers.dec()
+
+    async def _checked(self, context: Context, build: Callable[[], T]) -> T:
+        try:
+            return build()
+        except (ValueError, PageTokenError) as exc:
+            await errors.invalid_argument(str(exc)).abort(context)
+
+    async def _db(self, context: Context, work: Callable[..., T], *args: Any) -> T:
+        try:
+            return await asyncio.to_thread(work, *args)
+        except PageTokenError as exc:
+            await errors.invalid_argument(str(exc), param="page_token").abort(context)
+        except _DB_ERRORS:
+            error: GatewayError = errors.database_unavailable()
+            await error.abort(context)
+
+
+def _sse(frame: pb.LiveStats) -> bytes:
+    body = json_format.MessageToJson(
+        frame,
+        preserving_proto_field_name=True,
+        always_print_fields_with_no_presence=True,
+        indent=None,
+    )
+    return b"data: " + body.encode() + b"\n\n"

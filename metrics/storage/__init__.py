@@ -1,0 +1,1 @@
+"""Storage of usage events: schema, engine, migrations, batch ingest and reports."""

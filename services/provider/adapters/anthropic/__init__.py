@@ -1,0 +1,24 @@
+"""Anthropic (Claude) Messages API behind the OpenAI shapes. See README.md."""
+
+from __future__ import annotations
+
+from services.provider.adapters.anthropic.adapter import API_KEY_ENV, AnthropicAdapter
+from services.provider.adapters.anthropic.errors import NAME
+from services.provider.adapters.base import Adapter, UpstreamHttp
+from services.provider.config import ProviderConfig
+from services.provider.provider_spec import ProviderSpec
+
+__all__ = ["PROVIDER", "AnthropicAdapter"]
+
+
+def _build(config: ProviderConfig, http: UpstreamHttp) -> Adapter:
+    return AnthropicAdapter(http)
+
+
+PROVIDER = ProviderSpec(
+    name=NAME,
+    factory=_build,
+    api_key_env=API_KEY_ENV,
+    base_url_env="ANTHROPIC_BASE_URL",  # the SDK's variable; the base has no /v1
+    default_base_url="https://api.anthropic.com",
+)

@@ -1,0 +1,156 @@
+"""The Anthropic adapter: the pure translation wired to the injected `UpstreamHttp`.
+
+POST {base}/v1/messages (the base URL has no /v1) with `x-api-key` and
+`anthropic-version: 2023-06-01`. The key is the call's credential (resolved by the
+servicer); it is only ever put in that header and handed to the error table as a
+secret to scrub, never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+import orjson
+
+from services.provider import errors as canonical
+from services.provider.adapters.anthropic.errors import NAME, http_error
+from services.provider.adapters.anthropic.response import completion_body, merge_usage, usage_from
+from services.provider.adapters.anthropic.stream import StreamTranslator
+from services.provider.adapters.anthropic.translate import (
+    MESSAGES_PATH,
+    request_headers,
+    translate_request,
+)
+from services.provider.adapters.base import (
+    Call,
+    Capability,
+    Chunk,
+    Result,
+    StreamEnd,
+    Timing,
+    UpstreamHttp,
+)
+from services.provider.http import rate_limits
+
+__all__ = ["API_KEY_ENV", "CAPABILITIES", "AnthropicAdapter"]
+
+_log = logging.getLogger(__name__)
+
+API_KEY_ENV = "ANTHROPIC_API_KEY"
+CAPABILITIES = frozenset(
+    {
+        Capability.CHAT,
+        Capability.COMPLETIONS,
+        Capability.STREAMING,
+        Capability.TOOLS,
+        Capability.PARALLEL_TOOLS,
+        Capability.VISION,
+        Capability.JSON_MODE,
+        Capability.JSON_SCHEMA,
+    }
+)
+
+
+class AnthropicAdapter:
+    """Anthropic Messages API behind the OpenAI Chat Completions and Completions shapes."""
+
+    def __init__(
+        self,
+        http: UpstreamHttp,
+        *,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._http = http
+        self._clock = clock
+        self._monotonic = monotonic
+
+    @property
+    def name(self) -> str:
+        return NAME
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return CAPABILITIES
+
+    def _secret(self, call: Call) -> str:
+        secret = call.credential.secret if call.credential is not None else ""
+        if not secret:
+            raise canonical.provider_not_configured(NAME, API_KEY_ENV)
+        return secret
+
+    def _payload(self, call: Call, *, stream: bool) -> bytes:
+        body = translate_request(call)
+        body.pop("stream", None)
+        if stream:
+            body["stream"] = True
+        return orjson.dumps(body)
+
+    async def generate(self, call: Call) -> Result:
+        payload = self._payload(call, stream=False)
+        secret = self._secret(call)
+        _log.debug(
+            "anthropic messages call request_id=%s model=%s", call.request_id, call.upstream_model
+        )
+        response = await self._http.post(
+            MESSAGES_PATH, headers=request_headers(secret), body=payload
+        )
+        if response.status != 200:
+            raise http_error(response.status, response.headers, response.body, (secret,))
+        try:
+            message = orjson.loads(response.body)
+        except orjson.JSONDecodeError:
+            raise canonical.invalid_upstream_response(NAME, "the body is not JSON") from None
+        if not isinstance(message, dict) or message.get("type") != "message":
+            raise canonical.invalid_upstream_response(NAME, "the body is not a Message")
+        totals: dict[str, int] = {}
+        merge_usage(totals, message.get("usage"))
+        usage = usage_from(totals)
+        body = completion_body(
+            message,
+            usage,
+            operation=call.operation,
+            response_model=call.response_model,
+            created=int(self._clock()),
+        )
+        return Result(
+            body=body,
+            usage=usage,
+            timing=response.timing,
+            rate_limits=rate_limits(response.headers),
+        )
+
+    async def stream(self, call: Call) -> AsyncIterator[Chunk | StreamEnd]:
+        payload = self._payload(call, stream=True)
+        secret = self._secret(call)
+        started = self._monotonic()
+        _log.debug(
+            "anthropic messages stream request_id=%s model=%s", call.request_id, call.upstream_model
+        )
+        async with self._http.stream(
+            MESSAGES_PATH, headers=request_headers(secret), body=payload
+        ) as upstream:
+            if upstream.status != 200:
+                body = await upstream.read_body()
+                raise http_error(upstream.status, upstream.headers, body, (secret,))
+            translator = StreamTranslator(
+                operation=call.operation,
+                response_model=call.response_model,
+                created=int(self._clock()),
+                include_usage=call.include_usage,
+                secrets=(secret,),
+            )
+            # Read to the end even after message_stop (the API closes right after it),
+            # so the connection goes back to the pool instead of being dropped.
+            async for event in upstream.events():
+                for chunk in translator.feed(event):
+                    yield chunk
+            usage = translator.finish()
+            timing = Timing(
+                first_byte_ms=upstream.first_byte_ms,
+                total_ms=(self._monotonic() - started) * 1000.0,
+            )
+            limits = rate_limits(upstream.headers)
+        yield StreamEnd(usage=usage, timing=timing, rate_limits=limits)

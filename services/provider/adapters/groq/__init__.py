@@ -1,0 +1,69 @@
+"""Groq: an OpenAI-compatible provider (data only; see ../openai_compat).
+
+Golden fixtures: tests/fixtures/providers/groq/.
+"""
+
+from __future__ import annotations
+
+from services.provider.adapters.base import Capability
+from services.provider.adapters.openai_compat import (
+    CompatSpec,
+    ParamAction,
+    ParamRule,
+    provider_spec,
+)
+
+__all__ = ["PROVIDER", "SPEC"]
+
+DOCS = "https://console.groq.com/docs/openai"
+
+# From DOCS, "Currently Unsupported OpenAI Features": "The following fields are
+# currently not supported and will result in a 400 error if they are supplied:
+# logprobs, logit_bias, top_logprobs, messages[].name; if N is supplied, it must
+# be equal to 1." There is no legacy text-completions endpoint. (A temperature of
+# 0 is accepted; Groq turns it into 1e-8 itself, so nothing to do here.)
+_RULES = (
+    # A value that means "off" is dropped; anything that asks for the feature is
+    # refused, because silently ignoring it would hand back a different answer.
+    ParamRule("logprobs", ParamAction.REFUSE, harmless=(None, False),
+              reason="Groq does not return log probabilities"),
+    ParamRule("top_logprobs", ParamAction.REFUSE, harmless=(None, 0),
+              reason="Groq does not return log probabilities"),
+    ParamRule("logit_bias", ParamAction.REFUSE, harmless=(None,), harmless_empty=True,
+              reason="Groq does not support logit bias"),
+    ParamRule("n", ParamAction.REFUSE, harmless=(None, 1),
+              reason="Groq returns exactly one choice; n must be 1"),
+    # Participant names are only a hint to the model; agent frameworks set them on
+    # every message, so refusing would make Groq unusable for them. Dropped.
+    ParamRule("messages[].name", ParamAction.DROP,
+              reason="Groq does not accept participant names"),
+)  # fmt: skip
+
+SPEC = CompatSpec(
+    name="groq",
+    base_url="https://api.groq.com",  # the Groq SDK's base: no /openai/v1
+    chat_path="/openai/v1/chat/completions",
+    completions_path=None,
+    api_key_env="GROQ_API_KEY",
+    base_url_env="GROQ_BASE_URL",
+    capabilities=frozenset(
+        {
+            Capability.CHAT,
+            Capability.STREAMING,
+            Capability.TOOLS,
+            Capability.PARALLEL_TOOLS,
+            Capability.VISION,
+            Capability.JSON_MODE,
+            Capability.JSON_SCHEMA,
+        }
+    ),
+    rules=_RULES,
+    # Groq's own extension object: request id, and in streams the usage of the
+    # last chunk (https://console.groq.com/docs/api-reference#chat-create).
+    private_fields=("x_groq",),
+    usage_fallbacks=(("x_groq", "usage"),),
+    stream_error_fallbacks=(("x_groq", "error"),),
+    docs=DOCS,
+)
+
+PROVIDER = provider_spec(SPEC)

@@ -1,0 +1,152 @@
+"""The one adapter for every OpenAI-compatible provider, driven by a CompatSpec.
+
+It only wires the pure translation (translate.py, stream.py) to the injected
+UpstreamHttp and the provider service's error table. The credential comes from
+the call (key vault) or, failing that, the configured key; it is sent in the
+spec's auth header and nowhere else: never logged, never in an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import orjson
+
+from services.provider.adapters.base import (
+    Call,
+    Capability,
+    Chunk,
+    Result,
+    StreamEnd,
+    Timing,
+    UpstreamHttp,
+)
+from services.provider.adapters.openai_compat.spec import CompatSpec
+from services.provider.adapters.openai_compat.stream import InBandError, StreamTranslator
+from services.provider.adapters.openai_compat.translate import (
+    UpstreamRequest,
+    build_request,
+    extract_usage,
+    parse_body,
+    translate_response,
+    usage_from,
+)
+from services.provider.errors import provider_not_configured, stream_error, upstream_error
+from services.provider.http import rate_limits
+
+__all__ = ["OpenAICompatAdapter"]
+
+_log = logging.getLogger(__name__)
+
+
+class OpenAICompatAdapter:
+    def __init__(self, spec: CompatSpec, http: UpstreamHttp, *, api_key: str = "") -> None:
+        self._spec = spec
+        self._http = http
+        self._api_key = api_key
+
+    @property
+    def name(self) -> str:
+        return self._spec.name
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return self._spec.capabilities
+
+    async def generate(self, call: Call) -> Result:
+        request = build_request(self._spec, call, stream=False)
+        secret = self._secret(call)
+        self._log_dropped(call, request)
+        response = await self._http.post(
+            request.path, headers=self._headers(secret, stream=False), body=_encode(request)
+        )
+        if not 200 <= response.status < 300:
+            raise upstream_error(
+                provider=self.name,
+                status=response.status,
+                headers=response.headers,
+                body=response.body,
+                secrets=(secret,),
+            )
+        payload = parse_body(self.name, response.body)
+        if payload.get("error"):  # an error inside a 200: still an error
+            raise stream_error(provider=self.name, payload=payload, secrets=(secret,))
+        return Result(
+            body=translate_response(self._spec, payload, response_model=call.response_model),
+            usage=usage_from(extract_usage(self._spec, payload)),
+            timing=response.timing,
+            rate_limits=rate_limits(response.headers),
+        )
+
+    async def stream(self, call: Call) -> AsyncIterator[Chunk | StreamEnd]:
+        request = build_request(self._spec, call, stream=True)
+        secret = self._secret(call)
+        self._log_dropped(call, request)
+        started = time.monotonic()
+        headers = self._headers(secret, stream=True)
+        async with self._http.stream(request.path, headers=headers, body=_encode(request)) as up:
+            if not 200 <= up.status < 300:
+                raise upstream_error(
+                    provider=self.name,
+                    status=up.status,
+                    headers=up.headers,
+                    body=await up.read_body(),
+                    secrets=(secret,),
+                )
+            translator = StreamTranslator(
+                self._spec, response_model=call.response_model, include_usage=call.include_usage
+            )
+            try:
+                async for event in up.events():
+                    for chunk in translator.feed(event.data, event.event):
+                        yield chunk
+                    if translator.done:
+                        break
+            except InBandError as failure:
+                raise stream_error(
+                    provider=self.name, payload=failure.payload, secrets=(secret,)
+                ) from None
+            for chunk in translator.finish():
+                yield chunk
+            total_ms = (time.monotonic() - started) * 1000.0
+            yield StreamEnd(
+                usage=translator.usage,
+                timing=Timing(first_byte_ms=up.first_byte_ms, total_ms=total_ms),
+                rate_limits=rate_limits(up.headers),
+            )
+
+    def _secret(self, call: Call) -> str:
+        secret = call.credential.secret if call.credential is not None else self._api_key
+        if not secret:
+            raise provider_not_configured(self.name, self._spec.api_key_env)
+        return secret
+
+    def _headers(self, secret: str, *, stream: bool) -> dict[str, str]:
+        spec = self._spec
+        value = f"{spec.auth_scheme} {secret}" if spec.auth_scheme else secret
+        headers = {
+            "content-type": "application/json",
+            "accept": "text/event-stream" if stream else "application/json",
+            spec.auth_header: value,
+        }
+        headers.update(spec.extra_headers)
+        return headers
+
+    def _log_dropped(self, call: Call, request: UpstreamRequest) -> None:
+        if request.dropped:
+            _log.debug(
+                "dropped parameters that %s does not accept: %s",
+                self.name,
+                ", ".join(request.dropped),
+                extra={
+                    "provider": self.name,
+                    "request_id": call.request_id,
+                    "model": call.upstream_model,
+                },
+            )
+
+
+def _encode(request: UpstreamRequest) -> bytes:
+    return orjson.dumps(request.body)

@@ -1,0 +1,245 @@
+"""ProviderService: proto in, adapter call, proto out — nothing else.
+
+Parses `Invocation.request_json` into an `adapters.base.Call`, calls the
+provider's adapter and serializes its output; every failure leaves as a
+`GatewayError` through `err.abort(context)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import orjson
+from agentopia.v1 import chat_pb2, provider_service_pb2, provider_service_pb2_grpc
+
+from services.common.errors import GatewayError
+from services.provider import errors
+from services.provider.adapters.base import (
+    RESERVED_KEYS,
+    Call,
+    Chunk,
+    Operation,
+    StreamEnd,
+    Timing,
+    Usage,
+)
+from services.provider.runtime import Provider, ProviderRuntime
+
+__all__ = ["SERVICE_NAME", "ProviderServicer"]
+
+_log = logging.getLogger(__name__)
+SERVICE_NAME = provider_service_pb2.DESCRIPTOR.services_by_name["ProviderService"].full_name
+Context = grpc.aio.ServicerContext[Any, Any]
+
+_OPERATIONS: dict[int, Operation] = {
+    provider_service_pb2.OPERATION_UNSPECIFIED: Operation.CHAT,
+    provider_service_pb2.OPERATION_CHAT_COMPLETIONS: Operation.CHAT,
+    provider_service_pb2.OPERATION_COMPLETIONS: Operation.COMPLETIONS,
+}
+
+
+def _usage(usage: Usage) -> chat_pb2.Usage:
+    return chat_pb2.Usage(
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        total_tokens=usage.total_tokens,
+        cached_tokens=usage.cached_tokens,
+        cache_creation_tokens=usage.cache_creation_tokens,
+        reasoning_tokens=usage.reasoning_tokens,
+    )
+
+
+def _timing(
+    reported: Timing, first_byte_ms: float, total_ms: float
+) -> provider_service_pb2.UpstreamTiming:
+    """The adapter's timing, with what it left at zero filled from our measurement."""
+    return provider_service_pb2.UpstreamTiming(
+        first_byte_ms=reported.first_byte_ms or first_byte_ms,
+        total_ms=reported.total_ms or total_ms,
+    )
+
+
+def _elapsed_ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
+
+
+def _parse_body(raw: bytes) -> dict[str, Any]:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise errors.invalid_json(str(exc)) from None
+    if not isinstance(body, dict):
+        raise errors.invalid_json(f"got a JSON {type(body).__name__}")
+    return body
+
+
+def _operation(value: int) -> Operation:
+    operation = _OPERATIONS.get(value)
+    if operation is None:
+        raise GatewayError(
+            status=grpc.StatusCode.INVALID_ARGUMENT,
+            code="invalid_operation",
+            message=f"Unknown operation {value}; use OPERATION_CHAT_COMPLETIONS or COMPLETIONS.",
+        )
+    return operation
+
+
+class ProviderServicer(provider_service_pb2_grpc.ProviderServiceServicer):
+    def __init__(self, runtime: ProviderRuntime) -> None:
+        self._runtime = runtime
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def _prepare(self, invocation: provider_service_pb2.Invocation) -> tuple[Provider, Call]:
+        provider = self._runtime.get(invocation.provider)
+        credential = provider.credential(invocation.credential_id)
+        body = _parse_body(invocation.request_json)
+        extensions = {key: body.pop(key) for key in RESERVED_KEYS if key in body}
+        upstream_model = invocation.upstream_model or str(body.get("model") or "")
+        call = Call(
+            operation=_operation(invocation.operation),
+            body=body,
+            upstream_model=upstream_model,
+            response_model=invocation.response_model or upstream_model,
+            request_id=invocation.request_id,
+            default_max_tokens=invocation.default_max_tokens or 4096,
+            credential=credential,
+            extensions=extensions,
+        )
+        return provider, call
+
+    @staticmethod
+    def _log_failure(error: GatewayError, invocation: provider_service_pb2.Invocation) -> None:
+        _log.info(
+            "call failed: %s",
+            error.code,
+            extra={
+                "request_id": invocation.request_id,
+                "provider": invocation.provider,
+                "model": invocation.upstream_model,
+                "status": error.status.name,
+            },
+        )
+
+    async def _abort_unexpected(self, context: Context, invocation: Any) -> None:
+        _log.exception(
+            "adapter failed unexpectedly",
+            extra={"request_id": invocation.request_id, "provider": invocation.provider},
+        )
+        await errors.internal_error(invocation.provider).abort(context)
+
+    async def Generate(
+        self, request: provider_service_pb2.GenerateRequest, context: Context
+    ) -> provider_service_pb2.GenerateResponse:
+        invocation = request.invocation
+        started = time.perf_counter()
+        try:
+            provider, call = self._prepare(invocation)
+            result = await provider.adapter.generate(call)
+        except GatewayError as error:
+            self._log_failure(error, invocation)
+            await error.abort(context)
+        except Exception:
+            await self._abort_unexpected(context, invocation)
+            raise  # pragma: no cover - abort raises
+        total_ms = _elapsed_ms(started)
+        return provider_service_pb2.GenerateResponse(
+            response_json=orjson.dumps(result.body),
+            usage=_usage(result.usage),
+            timing=_timing(result.timing, total_ms, total_ms),
+        )
+
+    async def StreamGenerate(
+        self, request: provider_service_pb2.StreamGenerateRequest, context: Context
+    ) -> AsyncIterator[provider_service_pb2.StreamGenerateResponse]:
+        invocation = request.invocation
+        started = time.perf_counter()
+        first_byte_ms = 0.0
+        end: StreamEnd | None = None
+        try:
+            provider, call = self._prepare(invocation)
+            items = provider.adapter.stream(call)
+            guard = _StreamGuard(items, self._closing)
+            # grpc-stubs declares DoneCallback as a class; any callable works.
+            context.add_done_callback(guard.on_rpc_done)  # type: ignore[arg-type]
+            try:
+                async for item in items:
+                    if isinstance(item, StreamEnd):
+                        end = item
+                        break
+                    if not first_byte_ms:
+                        first_byte_ms = _elapsed_ms(started)
+                    yield provider_service_pb2.StreamGenerateResponse(
+                        chunk_json=orjson.dumps(item.body)
+                    )
+            finally:
+                guard.finished = True
+                await _close(items)
+        except GatewayError as error:
+            self._log_failure(error, invocation)
+            await error.abort(context)
+        except Exception:
+            await self._abort_unexpected(context, invocation)
+            raise  # pragma: no cover - abort raises
+        if end is None:
+            _log.warning(
+                "adapter stream ended without StreamEnd",
+                extra={"request_id": invocation.request_id, "provider": invocation.provider},
+            )
+            end = StreamEnd(usage=Usage())
+        yield provider_service_pb2.StreamGenerateResponse(
+            usage=_usage(end.usage),
+            timing=_timing(end.timing, first_byte_ms, _elapsed_ms(started)),
+        )
+
+    async def ListProviders(
+        self, request: provider_service_pb2.ListProvidersRequest, context: Context
+    ) -> provider_service_pb2.ListProvidersResponse:
+        infos = []
+        for provider in self._runtime.providers():
+            infos.append(
+                provider_service_pb2.ProviderInfo(
+                    name=provider.spec.name,
+                    capabilities=sorted(str(c) for c in provider.adapter.capabilities),
+                    configured=provider.config.configured,
+                    base_url=provider.config.base_url,
+                )
+            )
+        return provider_service_pb2.ListProvidersResponse(providers=infos)
+
+
+async def _close(items: AsyncIterator[Chunk | StreamEnd]) -> None:
+    aclose = getattr(items, "aclose", None)
+    if aclose is None:
+        return
+    # RuntimeError: it is running, and the cancellation inside it closes it.
+    with contextlib.suppress(RuntimeError):
+        await aclose()
+
+
+class _StreamGuard:
+    """Closes an adapter stream when its RPC ends first.
+
+    A client cancel while the handler is suspended in `yield` (gRPC writing)
+    cancels only gRPC's own code: the adapter's generator would close its
+    upstream connection only when collected. The RPC's done callback closes it
+    at once instead."""
+
+    __slots__ = ("finished", "items", "tasks")
+
+    def __init__(self, items: AsyncIterator[Chunk | StreamEnd], tasks: set[asyncio.Task[None]]):
+        self.items = items
+        self.tasks = tasks
+        self.finished = False
+
+    def on_rpc_done(self, _context: Context) -> None:
+        if self.finished:
+            return
+        task = asyncio.get_running_loop().create_task(_close(self.items))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)

@@ -1,0 +1,1 @@
+"""The router: the public inference service (OpenAI-compatible REST and typed gRPC)."""

@@ -1,0 +1,37 @@
+"""Router settings, read once from the environment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from services.common.config import env_float, env_int, env_str
+
+__all__ = ["RouterConfig"]
+
+
+@dataclass(frozen=True, slots=True)
+class RouterConfig:
+    listen: str
+    provider_target: str
+    keyvault_target: str
+    metrics_target: str
+    # Bodies above this are refused with 413 before any parsing.
+    max_body_bytes: int
+    # A model registry file replacing the shipped services/router/routing/models.toml.
+    models_file: str
+    drain_grace_s: float
+    log_level: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RouterConfig:
+        return cls(
+            listen=env_str("AGENTOPIA_ROUTER_LISTEN", "127.0.0.1:50051", env),
+            provider_target=env_str("AGENTOPIA_PROVIDER_TARGET", "127.0.0.1:50052", env),
+            keyvault_target=env_str("AGENTOPIA_KEYVAULT_TARGET", "127.0.0.1:50053", env),
+            metrics_target=env_str("AGENTOPIA_METRICS_TARGET", "127.0.0.1:50054", env),
+            max_body_bytes=env_int("AGENTOPIA_MAX_BODY_BYTES", 32 * 1024 * 1024, env, minimum=1024),
+            models_file=env_str("AGENTOPIA_MODELS_FILE", "", env),
+            drain_grace_s=env_float("AGENTOPIA_DRAIN_GRACE_S", 30.0, env),
+            log_level=env_str("AGENTOPIA_LOG_LEVEL", "INFO", env),
+        )

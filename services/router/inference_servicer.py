@@ -1,0 +1,155 @@
+"""The typed InferenceService for internal gRPC callers: same pipeline as REST,
+typed messages at the edges, canonical google.rpc.Status errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import grpc
+import orjson
+from agentopia.v1 import inference_service_pb2 as inf_pb2
+from agentopia.v1 import inference_service_pb2_grpc as inf_grpc
+from agentopia.v1 import model_pb2
+from google.protobuf import json_format
+
+from services.common.errors import GatewayError
+from services.router import typed_codec
+from services.router.auth import KeyCache, bearer_token
+from services.router.call_context import (
+    Metadata,
+    internal_error,
+    request_id_from,
+    requirements_header,
+    response_headers,
+)
+from services.router.catalog import ModelCatalog
+from services.router.pipeline import Completed, InferenceRequest, Pipeline, StreamOpened
+from services.router.requests import CHAT, COMPLETIONS, validate_body
+
+__all__ = ["InferenceServicer"]
+
+_log = logging.getLogger(__name__)
+Context = grpc.aio.ServicerContext[Any, Any]
+Json = dict[str, Any]
+
+
+def _model_message(data: Json) -> model_pb2.Model:
+    model = model_pb2.Model()
+    json_format.ParseDict(data, model, ignore_unknown_fields=True)
+    return model
+
+
+class InferenceServicer(inf_grpc.InferenceServiceServicer):
+    def __init__(self, *, pipeline: Pipeline, keys: KeyCache, catalog: ModelCatalog) -> None:
+        self._pipeline = pipeline
+        self._keys = keys
+        self._catalog = catalog
+
+    async def CreateChatCompletion(
+        self, request: inf_pb2.CreateChatCompletionRequest, context: Context
+    ) -> inf_pb2.CreateChatCompletionResponse:
+        body = typed_codec.chat_request_to_json(request.request)
+        body["stream"] = False
+        done = await self._complete(body, CHAT, context)
+        completion = typed_codec.chat_completion_from_json(orjson.loads(done.body))
+        return inf_pb2.CreateChatCompletionResponse(completion=completion)
+
+    async def StreamChatCompletion(
+        self, request: inf_pb2.StreamChatCompletionRequest, context: Context
+    ) -> AsyncIterator[inf_pb2.StreamChatCompletionResponse]:
+        body = typed_codec.chat_request_to_json(request.request)
+        body["stream"] = True
+        async for chunk in self._stream(body, CHAT, context, typed_codec.chat_chunk_from_json):
+            yield inf_pb2.StreamChatCompletionResponse(chunk=chunk)
+
+    async def CreateCompletion(
+        self, request: inf_pb2.CreateCompletionRequest, context: Context
+    ) -> inf_pb2.CreateCompletionResponse:
+        body = typed_codec.completion_request_to_json(request.request)
+        body["stream"] = False
+        done = await self._complete(body, COMPLETIONS, context)
+        completion = typed_codec.completion_from_json(orjson.loads(done.body))
+        return inf_pb2.CreateCompletionResponse(completion=completion)
+
+    async def StreamCompletion(
+        self, request: inf_pb2.StreamCompletionRequest, context: Context
+    ) -> AsyncIterator[inf_pb2.StreamCompletionResponse]:
+        body = typed_codec.completion_request_to_json(request.request)
+        body["stream"] = True
+        async for chunk in self._stream(
+            body, COMPLETIONS, context, typed_codec.completion_from_json
+        ):
+            yield inf_pb2.StreamCompletionResponse(chunk=chunk)
+
+    async def ListModels(
+        self, request: inf_pb2.ListModelsRequest, context: Context
+    ) -> inf_pb2.ListModelsResponse:
+        try:
+            principal = self._keys.authenticate(bearer_token(context.invocation_metadata()))
+        except GatewayError as error:
+            await error.abort(context)
+        models = [_model_message(data) for data in self._catalog.list_models(principal)]
+        return inf_pb2.ListModelsResponse(models=models)
+
+    async def GetModel(
+        self, request: inf_pb2.GetModelRequest, context: Context
+    ) -> inf_pb2.GetModelResponse:
+        try:
+            principal = self._keys.authenticate(bearer_token(context.invocation_metadata()))
+            data = self._catalog.get_model(request.model, principal)
+            if data is None:
+                raise GatewayError(
+                    grpc.StatusCode.NOT_FOUND,
+                    "model_not_found",
+                    f"The model '{request.model}' does not exist or you do not have access to it.",
+                    param="model",
+                )
+        except GatewayError as error:
+            await error.abort(context)
+        return inf_pb2.GetModelResponse(model=_model_message(data))
+
+    def _request(self, body: Json, operation: str, context: Context) -> InferenceRequest:
+        metadata: Metadata = context.invocation_metadata() or ()  # type: ignore[assignment]
+        principal = self._keys.authenticate(bearer_token(metadata))
+        parsed = validate_body(body, operation)
+        return InferenceRequest(
+            parsed=parsed,
+            raw=orjson.dumps(body),
+            principal=principal,
+            request_id=request_id_from(metadata),
+            deadline_s=context.time_remaining(),
+            requirements_header=requirements_header(metadata),
+        )
+
+    async def _complete(self, body: Json, operation: str, context: Context) -> Completed:
+        try:
+            inference = self._request(body, operation, context)
+            done = await self._pipeline.complete(inference)
+        except GatewayError as error:
+            await error.abort(context)
+        except Exception:
+            _log.exception("typed request failed")
+            await internal_error("-").abort(context)
+        await context.send_initial_metadata(response_headers(inference.request_id, done.headers))
+        return done
+
+    async def _stream(
+        self, body: Json, operation: str, context: Context, convert: Callable[[Json], Any]
+    ) -> AsyncIterator[Any]:
+        try:
+            inference = self._request(body, operation, context)
+            opened: StreamOpened = await self._pipeline.open_stream(inference)
+        except GatewayError as error:
+            await error.abort(context)
+        except Exception:
+            _log.exception("typed stream failed")
+            await internal_error("-").abort(context)
+        await context.send_initial_metadata(response_headers(inference.request_id, opened.headers))
+        yield convert(orjson.loads(opened.first))
+        try:
+            async for chunk in opened.rest():
+                yield convert(orjson.loads(chunk))
+        except GatewayError as error:
+            await error.abort(context)

@@ -1,0 +1,136 @@
+"""The OpenAI-compatible REST surface (google.api.HttpBody RPCs behind Envoy).
+
+Bytes in, bytes out: the request body is forwarded as received and the
+provider's OpenAI-shaped JSON is written back unchanged, framed as SSE when the
+client asked for a stream.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import orjson
+from agentopia.v1 import openai_compat_service_pb2 as oc_pb2
+from agentopia.v1 import openai_compat_service_pb2_grpc as oc_grpc
+from google.api import httpbody_pb2
+
+from services.common.errors import GatewayError
+from services.router.auth import KeyCache, bearer_token
+from services.router.call_context import (
+    Metadata,
+    internal_error,
+    request_id_from,
+    requirements_header,
+    response_headers,
+)
+from services.router.catalog import ModelCatalog
+from services.router.errors import abort_openai, sse_error_event
+from services.router.pipeline import InferenceRequest, Pipeline
+from services.router.requests import CHAT, COMPLETIONS, parse_body
+
+__all__ = ["OpenAICompatServicer"]
+
+_log = logging.getLogger(__name__)
+
+_JSON = "application/json"
+_SSE = "text/event-stream"
+_DONE = b"data: [DONE]\n\n"
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def _event(chunk: bytes) -> httpbody_pb2.HttpBody:
+    return httpbody_pb2.HttpBody(content_type=_SSE, data=b"data: " + chunk + b"\n\n")
+
+
+class OpenAICompatServicer(oc_grpc.OpenAICompatServiceServicer):
+    def __init__(
+        self, *, pipeline: Pipeline, keys: KeyCache, catalog: ModelCatalog, max_body_bytes: int
+    ) -> None:
+        self._pipeline = pipeline
+        self._keys = keys
+        self._catalog = catalog
+        self._max_body_bytes = max_body_bytes
+
+    async def ChatCompletions(
+        self, request: httpbody_pb2.HttpBody, context: Context
+    ) -> AsyncIterator[httpbody_pb2.HttpBody]:
+        async for body in self._serve(request, context, CHAT):
+            yield body
+
+    async def Completions(
+        self, request: httpbody_pb2.HttpBody, context: Context
+    ) -> AsyncIterator[httpbody_pb2.HttpBody]:
+        async for body in self._serve(request, context, COMPLETIONS):
+            yield body
+
+    async def Models(
+        self, request: oc_pb2.ModelsRequest, context: Context
+    ) -> httpbody_pb2.HttpBody:
+        try:
+            principal = self._keys.authenticate(bearer_token(context.invocation_metadata()))
+            models = self._catalog.list_models(principal)
+        except GatewayError as error:
+            await abort_openai(context, error)
+        return httpbody_pb2.HttpBody(
+            content_type=_JSON, data=orjson.dumps({"object": "list", "data": models})
+        )
+
+    async def Model(self, request: oc_pb2.ModelRequest, context: Context) -> httpbody_pb2.HttpBody:
+        try:
+            principal = self._keys.authenticate(bearer_token(context.invocation_metadata()))
+            model = self._catalog.get_model(request.model, principal)
+            if model is None:
+                raise GatewayError(
+                    grpc.StatusCode.NOT_FOUND,
+                    "model_not_found",
+                    f"The model '{request.model}' does not exist or you do not have access to it.",
+                    param="model",
+                    type="invalid_request_error",
+                )
+        except GatewayError as error:
+            await abort_openai(context, error)
+        return httpbody_pb2.HttpBody(content_type=_JSON, data=orjson.dumps(model))
+
+    async def _serve(
+        self, request: httpbody_pb2.HttpBody, context: Context, operation: str
+    ) -> AsyncIterator[httpbody_pb2.HttpBody]:
+        metadata: Metadata = context.invocation_metadata() or ()  # type: ignore[assignment]
+        request_id = request_id_from(metadata)
+        try:
+            principal = self._keys.authenticate(bearer_token(metadata))
+            parsed = parse_body(request.data, operation, max_bytes=self._max_body_bytes)
+            inference = InferenceRequest(
+                parsed=parsed,
+                raw=request.data,
+                principal=principal,
+                request_id=request_id,
+                deadline_s=context.time_remaining(),
+                requirements_header=requirements_header(metadata),
+            )
+            if parsed.stream:
+                opened = await self._pipeline.open_stream(inference)
+            else:
+                done = await self._pipeline.complete(inference)
+        except GatewayError as error:
+            await abort_openai(context, error)
+        except Exception:
+            _log.exception("request failed", extra={"request_id": request_id})
+            await abort_openai(context, internal_error(request_id))
+
+        if not parsed.stream:
+            await context.send_initial_metadata(response_headers(request_id, done.headers))
+            yield httpbody_pb2.HttpBody(content_type=_JSON, data=done.body)
+            return
+        await context.send_initial_metadata(response_headers(request_id, opened.headers))
+        yield _event(opened.first)
+        try:
+            async for chunk in opened.rest():
+                yield _event(chunk)
+        except GatewayError as error:
+            # Headers are gone: the only honest signal left is an in-band error event.
+            yield httpbody_pb2.HttpBody(content_type=_SSE, data=sse_error_event(error))
+            return
+        yield httpbody_pb2.HttpBody(content_type=_SSE, data=_DONE)

@@ -1,0 +1,235 @@
+"""The one inference pipeline behind both the REST surface and the typed gRPC API:
+decide (registry + requirements) → attempts (balancing, retries, failover,
+circuit breaking) → the provider service → usage accounted off the hot path.
+A stream is retried or failed over only until its first byte reaches the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import grpc
+from agentopia.v1 import provider_service_pb2 as pv_pb2
+from agentopia.v1 import provider_service_pb2_grpc as pv_grpc
+from opentelemetry import trace
+
+from metrics.semconv import genai_span_attributes
+from services.common.errors import GatewayError
+from services.router.auth import Principal
+from services.router.requests import CHAT, ParsedBody
+from services.router.routing import (
+    Attempt,
+    Decision,
+    Plan,
+    Planner,
+    RegistryHolder,
+    RoutingState,
+    parse_requirements,
+    profile_request,
+    route_headers,
+    select,
+)
+from services.router.usage import Outcome, UsageSink, build_event
+
+__all__ = ["Completed", "InferenceRequest", "Pipeline", "StreamOpened"]
+
+_log = logging.getLogger(__name__)
+
+_OPERATIONS = {
+    CHAT: pv_pb2.OPERATION_CHAT_COMPLETIONS,
+    "completions": pv_pb2.OPERATION_COMPLETIONS,
+}
+
+
+@dataclass(slots=True)
+class InferenceRequest:
+    parsed: ParsedBody
+    raw: bytes  # the body forwarded to the provider service, as received
+    principal: Principal
+    request_id: str
+    deadline_s: float | None  # seconds left on the caller's deadline
+    requirements_header: str | None = None
+    started: float = field(default_factory=time.perf_counter)
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    body: bytes
+    headers: dict[str, str]
+
+
+class StreamOpened:
+    """A stream whose first chunk has arrived; iterate `rest()` for the others."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        *,
+        request: InferenceRequest,
+        plan: Plan,
+        attempt: Attempt,
+        call: grpc.aio.UnaryStreamCall[pv_pb2.StreamGenerateRequest, pv_pb2.StreamGenerateResponse],
+        first: bytes,
+    ) -> None:
+        self._pipeline = pipeline
+        self._request = request
+        self._plan = plan
+        self._attempt = attempt
+        self._call = call
+        self.first = first
+        self.first_at = time.perf_counter()
+        self.headers = _headers(plan, attempt)
+
+    async def rest(self) -> AsyncIterator[bytes]:
+        outcome = Outcome(first_token_at=self.first_at)
+        try:
+            while True:
+                message = await self._call.read()
+                if not isinstance(message, pv_pb2.StreamGenerateResponse):
+                    break
+                if message.chunk_json:
+                    yield message.chunk_json
+                if message.HasField("usage"):
+                    outcome.usage, outcome.timing = message.usage, message.timing
+            self._attempt.succeed()
+        except grpc.aio.AioRpcError as rpc_error:
+            outcome.error = GatewayError.from_rpc_error(rpc_error)
+            self._attempt.fail(outcome.error)
+            raise outcome.error from None
+        finally:
+            self._call.cancel()
+            self._plan.close()
+            self._pipeline.account(self._request, self._plan, outcome)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        provider: pv_grpc.ProviderServiceAsyncStub,
+        registry: RegistryHolder,
+        state: RoutingState,
+        planner: Planner,
+        usage: UsageSink,
+    ) -> None:
+        self._provider = provider
+        self._registry = registry
+        self._state = state
+        self._planner = planner
+        self._usage = usage
+
+    def decide(self, request: InferenceRequest) -> Decision:
+        body = request.parsed.body
+        return select(
+            self._registry.current,
+            request.parsed.model,
+            parse_requirements(body, header=request.requirements_header),
+            profile_request(body, operation=request.parsed.operation),
+            scopes=request.principal.allowed_models,
+            health=self._state,
+        )
+
+    async def complete(self, request: InferenceRequest) -> Completed:
+        plan = self._planner.attempts(self.decide(request), deadline_s=request.deadline_s)
+        outcome = Outcome()
+        try:
+            async with plan:
+                async for attempt in plan:
+                    try:
+                        reply = await self._provider.Generate(
+                            pv_pb2.GenerateRequest(invocation=self._invocation(request, attempt)),
+                            timeout=attempt.timeout_s,
+                        )
+                    except grpc.aio.AioRpcError as rpc_error:
+                        attempt.fail(GatewayError.from_rpc_error(rpc_error))
+                        continue
+                    attempt.succeed()
+                    outcome.usage, outcome.timing = reply.usage, reply.timing
+                    return Completed(body=reply.response_json, headers=_headers(plan, attempt))
+        except GatewayError as error:
+            outcome.error = error
+            raise
+        finally:
+            self.account(request, plan, outcome)
+        raise AssertionError("unreachable: the plan raises when it runs out")  # pragma: no cover
+
+    async def open_stream(self, request: InferenceRequest) -> StreamOpened:
+        """Attempts until one produces its first chunk; failures before that fail over."""
+        plan = self._planner.attempts(self.decide(request), deadline_s=request.deadline_s)
+        try:
+            async for attempt in plan:
+                call = self._provider.StreamGenerate(
+                    pv_pb2.StreamGenerateRequest(invocation=self._invocation(request, attempt)),
+                    timeout=attempt.timeout_s,
+                )
+                try:
+                    first = await call.read()
+                except grpc.aio.AioRpcError as rpc_error:
+                    attempt.fail(GatewayError.from_rpc_error(rpc_error))
+                    continue
+                if not isinstance(first, pv_pb2.StreamGenerateResponse) or not first.chunk_json:
+                    call.cancel()
+                    attempt.fail(_empty_stream())
+                    continue
+                attempt.first_byte()
+                return StreamOpened(
+                    self,
+                    request=request,
+                    plan=plan,
+                    attempt=attempt,
+                    call=call,
+                    first=first.chunk_json,
+                )
+        except GatewayError as error:
+            plan.close()
+            self.account(request, plan, Outcome(error=error))
+            raise
+        raise AssertionError("unreachable: the plan raises when it runs out")  # pragma: no cover
+
+    def account(self, request: InferenceRequest, plan: Plan, outcome: Outcome) -> None:
+        """Describe the request on its span now; price and queue the event after the
+        response has been handed to gRPC (call_soon), off the request's latency."""
+        try:
+            event = build_event(request, plan, outcome)
+            span = trace.get_current_span()
+            if span.is_recording():
+                span.set_attributes(genai_span_attributes(event))
+            asyncio.get_running_loop().call_soon(self._usage.record, event)
+        except Exception:  # accounting must never fail a request
+            _log.exception("usage event dropped", extra={"request_id": request.request_id})
+
+    def _invocation(self, request: InferenceRequest, attempt: Attempt) -> pv_pb2.Invocation:
+        return pv_pb2.Invocation(
+            operation=_OPERATIONS[request.parsed.operation],
+            request_json=request.raw,
+            provider=attempt.provider,
+            upstream_model=attempt.upstream_model,
+            response_model=attempt.response_model,
+            deployment_id=attempt.deployment_id,
+            default_max_tokens=attempt.default_max_tokens,
+            request_id=request.request_id,
+            credential_id=attempt.credential_id,
+        )
+
+
+def _headers(plan: Plan, attempt: Attempt) -> dict[str, str]:
+    return route_headers(
+        plan.decision,
+        model=attempt.response_model,
+        deployment=attempt.deployment_id,
+        retries=plan.retries,
+        failovers=plan.failovers,
+    )
+
+
+def _empty_stream() -> GatewayError:
+    return GatewayError(
+        grpc.StatusCode.UNAVAILABLE,
+        "empty_stream",
+        "The provider ended the stream before sending anything.",
+        retryable=True,
+    )

@@ -1,0 +1,143 @@
+"""Key-vault fixtures: a real grpc.aio key vault on port 0 over SQLite or the real
+PostgreSQL (a fresh schema per test, all dropped at the end of the session), Redis
+under a unique key prefix, and the fake Secret Manager."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import psycopg
+import pytest
+from agentopia.v1 import keyvault_service_pb2_grpc as kv_grpc
+
+from keyvault.config import KeyVaultConfig
+from keyvault.server import RunningKeyVault, start
+from keyvault.validation import Validator
+from tests.keyvault.fake_secret_manager import FakeSecretManager
+
+PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+ADMIN_KEY = "sk-agp-bootstrap-admin-" + "x" * 20
+SERVICE_TOKEN = "svc-" + "t" * 28
+
+_RUN = f"kv{os.getpid()}_{secrets.token_hex(3)}"
+_SCHEMAS = itertools.count()
+
+
+def admin(token: str = ADMIN_KEY) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {token}"),)
+
+
+@pytest.fixture(scope="session")
+def pg_schemas() -> Iterator[Callable[[], str]]:
+    """Creates fresh schemas for this session; drops them all at the end."""
+    created: list[str] = []
+
+    def make() -> str:
+        name = f"{_RUN}_{next(_SCHEMAS)}"
+        with psycopg.connect(PG_DSN, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {name}")
+        created.append(name)
+        return name
+
+    yield make
+    if created:
+        with psycopg.connect(PG_DSN, autocommit=True) as conn:
+            for name in created:
+                conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+@pytest.fixture(scope="session")
+def redis_prefix() -> str:
+    return f"agentopia-test:{_RUN}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_env(
+    backend: str, tmp_path: Any, pg_schemas: Callable[[], str]
+) -> dict[str, str]:
+    if backend == "postgres":
+        return {
+            "AGENTOPIA_KEYVAULT_DATABASE_URL": PG_URL,
+            "AGENTOPIA_KEYVAULT_DATABASE_SCHEMA": pg_schemas(),
+            "AGENTOPIA_KEYVAULT_MIGRATE": "auto",
+        }
+    return {"AGENTOPIA_KEYVAULT_DATABASE_URL": f"sqlite:///{tmp_path / 'keyvault.db'}"}
+
+
+@pytest.fixture
+def make_config(
+    tmp_path: Any, database_env: dict[str, str], redis_prefix: str
+) -> Callable[..., KeyVaultConfig]:
+    def make(**overrides: str) -> KeyVaultConfig:
+        env = {
+            "AGENTOPIA_DATA_DIR": str(tmp_path),
+            "AGENTOPIA_ADMIN_KEY": ADMIN_KEY,
+            "AGENTOPIA_KEYVAULT_SERVICE_TOKEN": SERVICE_TOKEN,
+            "AGENTOPIA_KEYVAULT_POLL_INTERVAL_MS": "20",
+            "AGENTOPIA_KEYVAULT_SWEEP_S": "0.05",
+            "AGENTOPIA_PROMETHEUS_PORT": "0",
+            "AGENTOPIA_LIMITS_REDIS_URL": REDIS_URL,
+            "AGENTOPIA_LIMITS_PREFIX": redis_prefix,
+            "AGENTOPIA_PROVIDER_TARGET": "127.0.0.1:9",
+            **database_env,
+            **overrides,
+        }
+        return KeyVaultConfig.from_env(env)
+
+    return make
+
+
+@dataclass
+class Vault:
+    running: RunningKeyVault
+    channel: grpc.aio.Channel
+    stub: kv_grpc.KeyVaultServiceAsyncStub
+
+    @property
+    def config(self) -> KeyVaultConfig:
+        return self.running.app.config
+
+
+@pytest.fixture
+async def start_vault() -> AsyncIterator[Callable[..., Any]]:
+    """Start any number of key vaults; all are stopped at the end of the test."""
+    started: list[Vault] = []
+
+    async def launch(config: KeyVaultConfig, validator: Validator | None = None) -> Vault:
+        running = await start(config, validator=validator)
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
+        vault = Vault(running, channel, kv_grpc.KeyVaultServiceStub(channel))  # type: ignore[arg-type]
+        started.append(vault)
+        return vault
+
+    yield launch
+    for vault in started:
+        await vault.channel.close()
+        await vault.running.stop()
+
+
+@pytest.fixture
+async def vault(start_vault: Callable[..., Any], make_config: Callable[..., KeyVaultConfig]) -> Vault:
+    result: Vault = await start_vault(make_config())
+    return result
+
+
+@pytest.fixture
+async def fake_sm() -> AsyncIterator[FakeSecretManager]:
+    fake = FakeSecretManager()
+    await fake.start()
+    yield fake
+    await fake.stop()

@@ -1,0 +1,99 @@
+"""Fixtures for the metrics tests: SQLite and the real PostgreSQL (a unique
+schema per test session, dropped afterwards), and an in-process service on port 0."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import grpc
+import pytest
+import sqlalchemy as sa
+from agentopia.v1 import metrics_service_pb2_grpc as pb_grpc
+from prometheus_client import CollectorRegistry
+
+from metrics.config import MetricsConfig
+from metrics.server import Service, build
+from metrics.storage import db
+
+PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def pg_url(schema: str, app: str = "agentopia-metrics-test") -> str:
+    return f"{PG_BASE}?options=-csearch_path%3D{schema}&application_name={app}"
+
+
+@pytest.fixture(scope="session")
+def pg_schema() -> Iterator[str]:
+    schema = f"metrics_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_BASE)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    engine = db.create_engine(pg_url(schema))
+    db.migrate(engine)
+    engine.dispose()
+    yield schema
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def empty_pg(schema: str) -> str:
+    url = pg_url(schema)
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("TRUNCATE usage_events, usage_minute"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('metrics')}/metrics.db"
+    return empty_pg(request.getfixturevalue("pg_schema"))
+
+
+def config_for(url: str, **overrides: object) -> MetricsConfig:
+    values: dict[str, object] = {
+        "listen": "127.0.0.1:0",
+        "database_url": url,
+        "migrate": "auto",
+        "prometheus_port": 0,
+        "prometheus_addr": "127.0.0.1",
+        "grace_s": 0.0,
+        "health_ttl_s": 30.0,
+        "log_level": "INFO",
+    }
+    values.update(overrides)
+    return MetricsConfig(**values)  # type: ignore[arg-type]
+
+
+@dataclass
+class Running:
+    service: Service
+    port: int
+    channel: grpc.aio.Channel
+    stub: pb_grpc.MetricsServiceStub
+    registry: CollectorRegistry
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+@pytest.fixture
+async def running(database_url: str) -> AsyncIterator[Running]:
+    registry = CollectorRegistry()
+    service = await build(config_for(database_url), registry=registry)
+    port = await service.host.start("127.0.0.1:0")
+    await service.ready()
+    await service.host.mark_serving()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        yield Running(service, port, channel, pb_grpc.MetricsServiceStub(channel), registry)
+    finally:
+        await channel.close(None)
+        await service.host.stop(0)
+        await service.cleanup()

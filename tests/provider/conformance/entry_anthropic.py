@@ -1,0 +1,121 @@
+"""The `anthropic` provider under test: the Anthropic adapter over real HTTP (PooledHttp)
+against tests/emulators/anthropic.py, which validates every translated request like the
+real Messages API and answers the scenario prompts deterministically."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from services.provider.adapters import anthropic
+from services.provider.adapters.anthropic.adapter import CAPABILITIES
+from services.provider.adapters.anthropic.translate import JSON_OBJECT_INSTRUCTION
+from services.provider.adapters.base import Credential
+from services.provider.config import ProviderConfig, Timeouts
+from services.provider.http import PooledHttp
+from tests.emulators.anthropic import AnthropicEmulator, Fault, Reply, text, tool_use
+from tests.provider.conformance.harness import (
+    HARNESS_CAPABILITIES,
+    Built,
+    ProviderUnderTest,
+    parse_marker,
+)
+
+__all__ = ["ENTRY", "respond"]
+
+KEY = "sk-ant-test-conformance-0123456789"
+MODEL = "claude-sonnet-4-5-20250929"
+# message_start, content_block_start and ping come before the first text delta:
+# after N chunks (role chunk + N-1 deltas) the stream has sent N + 2 events.
+_EVENTS_BEFORE_SECOND_CHUNK = 2
+_INPUTS: dict[str, Any] = {
+    "get_weather": {"city": "Paris", "unit": "celsius"},
+    "get_time": {"city": "Tokyo"},
+}
+
+
+def _fault(raw: str) -> Reply | Fault | None:
+    fault = parse_marker(raw)
+    if fault is None:
+        return None
+    if fault.kind == "status":
+        return Fault(fault.status, message=f"scripted HTTP {fault.status}")
+    if fault.kind == "timeout":
+        return Reply(hang=True)
+    if fault.kind == "midstream":
+        return Reply(error_after=fault.after_chunks + _EVENTS_BEFORE_SECOND_CHUNK)
+    return Reply(stall_after=1)  # "stall": message_start only, then silence
+
+
+def _sample(schema: Any) -> Any:
+    kind = schema.get("type") if isinstance(schema, dict) else None
+    if kind == "object":
+        return {name: _sample(sub) for name, sub in schema.get("properties", {}).items()}
+    return {"string": "hello", "integer": 1, "number": 1.5, "boolean": True}.get(str(kind), [])
+
+
+def _tool_reply(body: dict[str, Any]) -> Reply | None:
+    choice = body.get("tool_choice") or {}
+    names = [tool["name"] for tool in body.get("tools", [])]
+    if choice.get("type") == "tool":
+        chosen = [choice["name"]]
+    elif choice.get("type") == "any":
+        parallel = not choice.get("disable_parallel_tool_use") and "both at once" in str(body)
+        chosen = names if parallel else names[:1]
+    else:
+        return None
+    uses = [
+        tool_use(f"toolu_conf_{i}", name, _INPUTS.get(name, {})) for i, name in enumerate(chosen)
+    ]
+    return Reply(content=uses, stop_reason="tool_use", output_tokens=9 * len(uses))
+
+
+def respond(body: dict[str, Any], raw: str) -> Reply | Fault | None:
+    """The emulator hook: faults on demand, else a reply that fits the scenario."""
+    fault = _fault(raw)
+    if fault is not None:
+        return fault
+    tools = _tool_reply(body)
+    if tools is not None:
+        return tools
+    output = body.get("output_config", {}).get("format")
+    if output is not None:
+        return Reply(content=[text(orjson.dumps(_sample(output["schema"])).decode())])
+    if JSON_OBJECT_INSTRUCTION in str(body.get("system", "")):
+        return Reply(content=[text('{"greeting": "hello"}')])
+    return None  # the emulator's default text reply
+
+
+@contextlib.asynccontextmanager
+async def _build(timeouts: Timeouts) -> AsyncIterator[Built]:
+    async with AnthropicEmulator(api_keys=(KEY,), hook=respond) as emu:
+        http = PooledHttp(anthropic.PROVIDER.name, emu.base_url, timeouts=timeouts)
+        await http.start()
+        try:
+            config = ProviderConfig(
+                name=anthropic.PROVIDER.name, base_url=emu.base_url, api_key=KEY, timeouts=timeouts
+            )
+
+            async def upstream_closed() -> None:
+                while emu.cancelled == 0:
+                    await asyncio.sleep(0.01)
+
+            yield Built(
+                adapter=anthropic.PROVIDER.factory(config, http),
+                model=MODEL,
+                credential=Credential("test", KEY),
+                upstream_closed=upstream_closed,
+            )
+        finally:
+            await http.close()
+
+
+ENTRY = ProviderUnderTest(
+    name=anthropic.PROVIDER.name,
+    capabilities=frozenset(str(c) for c in CAPABILITIES) | HARNESS_CAPABILITIES,
+    build=_build,
+)
