@@ -22,10 +22,10 @@ import tempfile
 from pathlib import Path
 
 import orjson
-from gateway.testing import run_edge
 
 from bench.cpu import cpu_seconds, pin
 from bench.load import LoadResult, run_load
+from gateway.testing import run_edge
 from tests.support.mesh import run_mesh
 
 _BODY = orjson.dumps(
@@ -89,7 +89,10 @@ async def bench(requests: int, max_seconds: float) -> None:
                     metrics_port=mesh.services["metrics"].port,
                 ) as edge,
             ):
-                pids = [s.process.pid for s in mesh.services.values()] + [edge.pid]
+                named = {name: s.process.pid for name, s in mesh.services.items()}
+                named["envoy"] = edge.pid
+                pids = list(named.values())
+                breakdown: list[tuple[int, dict[str, float]]] = []
                 pin(pids, _GATEWAY_CORE)
                 headers = {
                     "Content-Type": "application/json",
@@ -106,6 +109,7 @@ async def bench(requests: int, max_seconds: float) -> None:
                         max_seconds=max_seconds,
                     )
                     before = cpu_seconds(pids)
+                    each_before = {name: cpu_seconds([pid]) for name, pid in named.items()}
                     gateway = await run_load(
                         f"{edge.url}/v1/chat/completions",
                         _BODY,
@@ -116,6 +120,17 @@ async def bench(requests: int, max_seconds: float) -> None:
                     )
                     spent = cpu_seconds(pids) - before
                     served = len(gateway.latencies_ms) + gateway.errors
+                    breakdown.append(
+                        (
+                            concurrency,
+                            {
+                                name: (cpu_seconds([pid]) - each_before[name])
+                                * 1000.0
+                                / max(1, served)
+                                for name, pid in named.items()
+                            },
+                        )
+                    )
                     rows.append(_row(direct, gateway, spent * 1000.0 / max(1, served)))
         finally:
             upstream.terminate()
@@ -126,6 +141,9 @@ async def bench(requests: int, max_seconds: float) -> None:
     for row in rows:
         print(row)
     print("budget: added p50 at c=1 <= 1.2 ms; CPU <= 0.7 ms/request")
+    print("CPU ms per request by process:")
+    for concurrency, parts in breakdown:
+        print(f"  c={concurrency:<3} " + "  ".join(f"{k}={v:.3f}" for k, v in parts.items()))
 
 
 def main() -> None:

@@ -51,10 +51,8 @@ def _bootstrap(settings: EdgeSettings, prerendered: pathlib.Path | None) -> dict
     return loaded
 
 
-def _write(text: str, launch: LaunchSettings) -> pathlib.Path:
-    target = launch.config_path
-    if target is None:
-        target = pathlib.Path(tempfile.mkdtemp(prefix="agentopia-edge-")) / "envoy.yaml"
+def _write(text: str, launch: LaunchSettings, scratch: pathlib.Path) -> pathlib.Path:
+    target = launch.config_path or scratch / "envoy.yaml"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text)
     return target
@@ -63,6 +61,11 @@ def _write(text: str, launch: LaunchSettings) -> pathlib.Path:
 def main(argv: list[str] | None = None) -> int:
     configure_logging("edge")
     args = _parse(argv)
+    with tempfile.TemporaryDirectory(prefix="agentopia-edge-") as scratch:
+        return _run(args, pathlib.Path(scratch))
+
+
+def _run(args: argparse.Namespace, scratch: pathlib.Path) -> int:
     try:
         settings = EdgeSettings.from_env()
         launch = LaunchSettings.from_env()
@@ -72,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             print(text, end="")  # noqa: T201
             return 0
         command = envoy_command(
-            _write(text, launch),
+            _write(text, launch, scratch),
             concurrency=launch.concurrency,
             log_level=launch.log_level,
             drain_seconds=launch.drain_seconds,

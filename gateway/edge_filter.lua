@@ -5,10 +5,13 @@
 --     replaces the body; `x-agentopia-http-status: <3-digit status>` sets :status.
 --     Both headers are removed before the response leaves the edge.
 --   * Any other non-2xx reply to an OpenAI path (/v1/*) -- Envoy's own 404/413/503,
---     the transcoder's google.rpc.Status JSON -- is wrapped into
---     {"error": {"message", "type", "param", "code"}}.
---   * grpc-* and x-envoy-* headers are removed from REST responses; native gRPC
---     responses (content-type application/grpc*) are never touched.
+--     the transcoder's google.rpc.Status JSON, a gRPC status the transcoder could not
+--     render -- is wrapped into {"error": {"message", "type", "param", "code"}}.
+--   * On other REST paths a gRPC error the transcoder could not render (empty body,
+--     content-type application/grpc) becomes {"code", "message", "details": []}.
+--   * grpc-* and x-envoy-* headers (and HTTP/2 trailers) are removed from REST
+--     responses; native gRPC calls (request content-type application/grpc*) are
+--     never touched.
 -- Successful and streaming bodies are never buffered: only error bodies are read.
 
 local META = "agentopia.edge"
@@ -45,14 +48,20 @@ local function starts_with(text, prefix)
 end
 
 local function json_escape(text)
-  text = string.gsub(text, '[%c"\\]', function(c)
+  return (string.gsub(text, '[%c"\\]', function(c)
     if c == '"' then return '\\"' end
     if c == "\\" then return "\\\\" end
     if c == "\n" then return "\\n" end
     if c == "\t" then return "\\t" end
     return string.format("\\u%04x", string.byte(c))
-  end)
-  return text
+  end))
+end
+
+-- grpc-message is percent-encoded (gRPC over HTTP/2 spec).
+local function percent_decode(text)
+  return (string.gsub(text, "%%(%x%x)", function(hex)
+    return string.char(tonumber(hex, 16))
+  end))
 end
 
 -- The raw (still JSON-escaped) text of the first `"key": "..."` string in `body`.
@@ -73,9 +82,9 @@ local function json_string_field(body, key)
   return nil
 end
 
-local function default_message(status, method, path)
+local function default_message(status, meta)
   if status == 404 then
-    return json_escape("Invalid URL (" .. method .. " " .. path .. ")")
+    return json_escape("Invalid URL (" .. (meta.method or "GET") .. " " .. (meta.path or "/") .. ")")
   elseif status == 413 then
     return "Request body too large: the limit is " .. MAX_BODY_BYTES .. " bytes."
   elseif status == 503 then
@@ -86,25 +95,36 @@ local function default_message(status, method, path)
   return "HTTP " .. status
 end
 
--- An OpenAI-shaped error document for a non-2xx response without x-agentopia-error.
-local function openai_error(status, body, meta)
-  local message, code
+-- An OpenAI-shaped error for a non-2xx response without x-agentopia-error. `body` is
+-- google.rpc.Status JSON (from the transcoder), Envoy's plain text, or empty (then
+-- `grpc` holds the grpc-status/grpc-message the transcoder could not render).
+local function openai_error(status, body, meta, grpc)
+  local message, code, kind
   if starts_with(body, "{") then
-    -- google.rpc.Status JSON from the transcoder: {"code": 5, "message": "...", ...}
     message = json_string_field(body, "message")
+    kind = json_string_field(body, "type")  -- ErrorInfo metadata, when present
     local reason = string.match(body, '"reason"%s*:%s*"([%w_]+)"')
     local grpc_code = tonumber(string.match(body, '"code"%s*:%s*(%d+)'))
     code = reason and string.lower(reason) or CODE_BY_GRPC[grpc_code]
   elseif #body > 0 and status ~= 404 and status ~= 413 then
     message = json_escape((string.gsub(body, "%s+$", "")))
+  elseif grpc.status then
+    message = grpc.message and json_escape(percent_decode(grpc.message))
+    code = CODE_BY_GRPC[grpc.status]
   end
   if message == nil or message == "" then
-    message = default_message(status, meta.method or "GET", meta.path or "/")
+    message = default_message(status, meta)
   end
   code = code or CODE_BY_STATUS[status] or ("http_" .. status)
-  local kind = TYPE_BY_STATUS[status] or (status >= 500 and "server_error" or "api_error")
+  kind = kind or TYPE_BY_STATUS[status] or (status >= 500 and "server_error" or "api_error")
   return '{"error":{"message":"' .. message .. '","type":"' .. kind ..
     '","param":null,"code":"' .. code .. '"}}'
+end
+
+-- What the transcoder renders for a gRPC error on the gateway's own REST API.
+local function status_json(grpc)
+  local message = grpc.message and json_escape(percent_decode(grpc.message)) or ""
+  return '{"code":' .. (grpc.status or 2) .. ',"message":"' .. message .. '","details":[]}'
 end
 
 local function strip_internal_headers(headers)
@@ -123,8 +143,7 @@ end
 -- HTTP/2 clients also receive the transcoder's trailers (grpc-status, grpc-message):
 -- let the body chunks pass as they arrive (nothing is buffered), then clean them.
 local function strip_trailers(handle, body_read)
-  local protocol = handle:streamInfo():protocol() or ""
-  if starts_with(protocol, "HTTP/1") then
+  if starts_with(handle:streamInfo():protocol() or "", "HTTP/1") then
     return  -- HTTP/1.1 responses carry no trailers here
   end
   if not body_read then
@@ -143,6 +162,7 @@ local function replace_body(handle, text)
   local headers = handle:headers()
   headers:replace("content-type", "application/json")
   headers:replace("content-length", tostring(#text))
+  strip_trailers(handle, true)
 end
 
 function envoy_on_request(handle)
@@ -161,29 +181,38 @@ end
 
 function envoy_on_response(handle)
   local meta = handle:streamInfo():dynamicMetadata():get(META) or {}
-  local headers = handle:headers()
-  if meta.grpc or starts_with(headers:get("content-type") or "", "application/grpc") then
-    return
+  if meta.grpc then
+    return  -- a native gRPC caller: grpc-status and friends are its protocol
   end
+  local headers = handle:headers()
   local agentopia_error = headers:get("x-agentopia-error")
   local override = headers:get("x-agentopia-http-status")
+  local grpc = {
+    status = tonumber(headers:get("grpc-status") or ""),
+    message = headers:get("grpc-message"),
+  }
   strip_internal_headers(headers)
   if agentopia_error then
     if override and string.match(override, "^[1-5]%d%d$") then
       headers:replace(":status", override)
     end
     replace_body(handle, agentopia_error)
-    strip_trailers(handle, true)
     return
   end
   local status = tonumber(headers:get(":status")) or 0
-  local streaming = string.find(headers:get("content-type") or "", "text/event-stream", 1, true)
-  if status < 300 or not meta.openai or streaming then
-    strip_trailers(handle, false)
+  if status < 300 or not (meta.openai or grpc.status) then
+    strip_trailers(handle, false)  -- successes and streams flow untouched
     return
   end
+  -- An error: small, so reading it whole is fine. A gRPC status the transcoder
+  -- could not render arrives with an empty body (and whatever content-type).
   local body = handle:body(true)
   local text = body:getBytes(0, body:length())
-  replace_body(handle, openai_error(status, text, meta))
-  strip_trailers(handle, true)
+  if meta.openai then
+    replace_body(handle, openai_error(status, text, meta, grpc))
+  elseif #text == 0 then
+    replace_body(handle, status_json(grpc))
+  else
+    strip_trailers(handle, true)
+  end
 end

@@ -18,6 +18,7 @@ import ctypes
 import os
 import pathlib
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -83,10 +84,15 @@ class Supervisor:
         self.programs = {program.name: program for program in programs}
         self.log_dir = log_dir
         self.env = dict(env)
-        self._runtime = pathlib.Path(tempfile.mkdtemp(prefix="agentopia-sv-"))
-        self._socket = self._runtime / "supervisor.sock"
+        # Created by start(): the config, pid file and control socket (a short path,
+        # as unix socket paths are limited to ~100 bytes).
+        self._runtime = pathlib.Path(tempfile.gettempdir())
         self._process: subprocess.Popen[bytes] | None = None
         self._pids: set[int] = set()
+
+    @property
+    def _socket(self) -> pathlib.Path:
+        return self._runtime / "supervisor.sock"
 
     def log_path(self, name: str) -> pathlib.Path:
         return self.log_dir / f"{name}.log"
@@ -135,6 +141,7 @@ class Supervisor:
 
     def start(self, *, limit_s: float = 30.0) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._runtime = pathlib.Path(tempfile.mkdtemp(prefix="agentopia-sv-"))
         config = self._runtime / "supervisord.conf"
         config.write_text(self.config_text())
         with (self.log_dir / "supervisord.err").open("ab") as errors:
@@ -205,6 +212,13 @@ class Supervisor:
 
     def stop(self, *, limit_s: float = 60.0) -> None:
         """SIGTERM supervisord (it stops programs in reverse order), then make sure."""
+        try:
+            self._stop(limit_s)
+        finally:
+            if self._runtime.name.startswith("agentopia-sv-"):
+                shutil.rmtree(self._runtime, ignore_errors=True)
+
+    def _stop(self, limit_s: float) -> None:
         process = self._process
         if process is None:
             return

@@ -51,6 +51,7 @@ class Edge:
     config_path: pathlib.Path
     log_path: pathlib.Path
     settings: EdgeSettings
+    pid: int = 0  # the Envoy process (benchmarks pin it and read its CPU time)
 
     @property
     def url(self) -> str:
@@ -135,7 +136,7 @@ async def run_edge(
             )
         try:
             await _wait_ready(process, edge, startup_limit_s)
-            yield edge
+            yield dataclasses.replace(edge, pid=process.pid)
         finally:
             if process.returncode is None:
                 process.terminate()

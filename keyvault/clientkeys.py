@@ -7,7 +7,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -128,7 +128,9 @@ def _summary(spec: ClientKeySpec) -> dict[str, object]:
 
 
 class ClientKeyStore:
-    def __init__(self, db: Database, hash_key: bytes, on_change: Callable[[], None]) -> None:
+    def __init__(
+        self, db: Database, hash_key: bytes, on_change: Callable[[], Awaitable[None]]
+    ) -> None:
         self._db = db
         self._hash_key = hash_key
         self._on_change = on_change
@@ -144,7 +146,7 @@ class ClientKeyStore:
             return result
 
         result = await self._db.write(tx)
-        self._on_change()
+        await self._on_change()
         return result
 
     async def create(self, actor: Actor, spec: ClientKeySpec) -> tuple[ClientKeyRecord, str]:
@@ -275,7 +277,7 @@ class ClientKeyStore:
         except IntegrityError:  # a replica starting at the same moment won the insert
             record, changed = await self._db.write(work)
         if changed:
-            self._on_change()
+            await self._on_change()
         return record
 
     async def snapshot(self) -> tuple[int, builtins.list[ClientKeyRecord]]:

@@ -58,12 +58,21 @@ class SnapshotFeed(Generic[T]):
         self._publish_wakeup()  # let watchers notice the end
 
     def poke(self) -> None:
-        """A change was committed here: rebuild now instead of at the next poll."""
+        """Rebuild soon (at the feed task's next turn) instead of at the next poll."""
         self._poke.set()
+
+    async def changed(self) -> None:
+        """A change was committed here: publish it before the caller answers, so this
+        replica's watchers and its own admin checks see it at once."""
+        try:
+            await self.refresh()
+        except Exception:
+            _log.exception("%s feed refresh failed; retrying from the feed task", self.name)
+            self.poke()
 
     async def refresh(self) -> None:
         version, snapshot = await self._build()
-        if self._current is None or version != self._current[0]:
+        if self._current is None or version > self._current[0]:
             self._current = (version, snapshot)
             self._publish_wakeup()
             self.ready.set()

@@ -6,7 +6,7 @@ cool-downs and retires keys whose rotation overlap has passed."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -53,7 +53,7 @@ def _hour(moment: dt.datetime) -> dt.datetime:
 
 
 class KeyHealth:
-    def __init__(self, db: Database, on_change: Callable[[], None]) -> None:
+    def __init__(self, db: Database, on_change: Callable[[], Awaitable[None]]) -> None:
         self._db = db
         self._on_change = on_change
 
@@ -75,7 +75,7 @@ class KeyHealth:
 
         accepted, changed = await self._db.write(work)
         if changed:
-            self._on_change()
+            await self._on_change()
         return accepted
 
     def _apply_one(self, session: Session, actor: Actor, row: ProviderKeyRow, o: Outcome) -> bool:
@@ -163,7 +163,7 @@ class KeyHealth:
             return changed
 
         if await self._db.write(work):
-            self._on_change()
+            await self._on_change()
 
     async def sweep(self) -> int:
         """End passed cool-downs; retire keys whose rotation overlap is over."""
@@ -204,7 +204,7 @@ class KeyHealth:
 
         changed = await self._db.write(work)
         if changed:
-            self._on_change()
+            await self._on_change()
         return changed
 
     async def usage(

@@ -9,7 +9,7 @@ import dataclasses
 import datetime as dt
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -101,7 +101,7 @@ class ProviderKeyStore:
         self,
         db: Database,
         envelope: Envelope,
-        on_change: Callable[[], None],
+        on_change: Callable[[], Awaitable[None]],
         secret_reader: SecretReader | None = None,
     ) -> None:
         self._db = db
@@ -152,7 +152,7 @@ class ProviderKeyStore:
             return result
 
         result = await self._db.write(tx)
-        self._on_change()
+        await self._on_change()
         return result
 
     async def create(

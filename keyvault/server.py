@@ -8,9 +8,11 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import grpc
 from agentopia.v1 import keyvault_service_pb2_grpc as kv_grpc
 
 from keyvault.access import Guard, KeyDirectory
@@ -103,11 +105,12 @@ class KeyVaultApp:
             build=lambda: provider_keys.lease_snapshot(),  # noqa: PLW0108
             poll_interval_s=config.poll_interval_s,
         )
-        client_keys = ClientKeyStore(db, hash_key, client_feed.poke)
-        provider_keys = ProviderKeyStore(db, envelope, provider_feed.poke, reader)
-        health = KeyHealth(db, provider_feed.poke)
-        if await rewrap_hash_key(db, envelope) or await provider_keys.rewrap_all():
-            _log.info("re-wrapped data keys under KEK %s", envelope.current_kek_id)
+        client_keys = ClientKeyStore(db, hash_key, client_feed.changed)
+        provider_keys = ProviderKeyStore(db, envelope, provider_feed.changed, reader)
+        health = KeyHealth(db, provider_feed.changed)
+        rewrapped = int(await rewrap_hash_key(db, envelope)) + await provider_keys.rewrap_all()
+        if rewrapped:
+            _log.info("re-wrapped %d data keys under KEK %s", rewrapped, envelope.current_kek_id)
         if config.admin_key:
             await client_keys.upsert_bootstrap(config.admin_key)
         await client_feed.start()
@@ -176,8 +179,10 @@ class RunningKeyVault:
         await self.app.close()
 
 
-def _host(app: KeyVaultApp) -> ServiceHost:
-    host = ServiceHost("keyvault")
+def _host(
+    app: KeyVaultApp, interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = ()
+) -> ServiceHost:
+    host = ServiceHost("keyvault", interceptors=interceptors)
     servicer = app.servicer()
     host.add(
         SERVICE_NAME, lambda server: kv_grpc.add_KeyVaultServiceServicer_to_server(servicer, server)
@@ -186,11 +191,15 @@ def _host(app: KeyVaultApp) -> ServiceHost:
 
 
 async def start(
-    config: KeyVaultConfig, address: str = "127.0.0.1:0", *, validator: Validator | None = None
+    config: KeyVaultConfig,
+    address: str = "127.0.0.1:0",
+    *,
+    validator: Validator | None = None,
+    interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
 ) -> RunningKeyVault:
     """Open, bind and mark SERVING (used by tests and embedders)."""
     app = await KeyVaultApp.open(config, validator=validator)
-    host = _host(app)
+    host = _host(app, interceptors)
     port = await host.start(address)
     await host.mark_serving()
     return RunningKeyVault(app, host, port)

@@ -42,12 +42,24 @@ def main() -> int:
         f"--plugin=protoc-gen-mypy_grpc={BIN / 'protoc-gen-mypy_grpc'}",
         f"--mypy_out={GEN}",
         f"--mypy_grpc_out={GEN}",
+        *sources,
+    ]
+    code = protoc.main(args)
+    if code != 0:
+        return int(code)
+    # Envoy's descriptor set also carries google.rpc's error details, so the
+    # transcoder can render a GatewayError's Status (ErrorInfo, RetryInfo) for
+    # REST clients. A separate call: no google/rpc Python stubs land in gen/.
+    descriptor_args = [
+        "grpc_tools.protoc",
+        *(f"-I{d}" for d in _include_dirs()),
         f"--descriptor_set_out={GEN / 'agentopia.pb'}",
         "--include_imports",
         "--include_source_info",
         *sources,
+        "google/rpc/error_details.proto",
     ]
-    code = protoc.main(args)
+    code = protoc.main(descriptor_args)
     if code != 0:
         return int(code)
     for pkg in (GEN / "agentopia", GEN / "agentopia" / "v1"):

@@ -1,5 +1,5 @@
 """Client-key limits that hold across router replicas: reserve at admission, settle
-with true usage, release on failure. See docs/KEYVAULT.md for the over-admission bound.
+with true usage, release on failure. See keyvault/README.md for the over-admission bound.
 
     limiter = open_limiter(os.environ.get("AGENTOPIA_LIMITS_REDIS_URL", ""))
     reservation = await limiter.reserve(key.key_id, Limits.of(key), tokens=est, cost_micros=c)

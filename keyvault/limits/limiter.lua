@@ -64,6 +64,11 @@ end
 
 local function num(key, field) return tonumber(redis.call('HGET', key, field)) or 0 end
 
+-- HINCRBY on the state hash; skips 0 (Lua would send -0, which Redis refuses).
+local function add(field, delta)
+  if delta ~= 0 then redis.call('HINCRBY', st, field, delta) end
+end
+
 local function parse(reservation)
   local sep = string.find(reservation, ':', 1, true)
   return tonumber(string.sub(reservation, 1, sep - 1)), tonumber(string.sub(reservation, sep + 1))
@@ -80,7 +85,7 @@ local function evict()
     for i = 1, #old do freed = freed + (tonumber(amounts[i]) or 0) end
     redis.call('HDEL', amt, unpack(old))
     redis.call('ZREM', win, unpack(old))
-    redis.call('HINCRBY', st, 'tok', -freed)
+    add('tok', -freed)
   end
   if redis.call('ZCARD', win) == 0 then redis.call('HSET', st, 'tok', 0) end
 end
@@ -93,14 +98,14 @@ local function settle(rid, tokens, cost)
   if tokens == nil then tokens, cost = est_tokens, est_cost end
   redis.call('HDEL', res, rid)
   redis.call('ZREM', exp, rid)
-  redis.call('HINCRBY', st, 'reserved', -est_cost)
-  redis.call('HINCRBY', st, 'spent', cost)
-  redis.call('HINCRBY', st, 'preq', 1)
-  redis.call('HINCRBY', st, 'ptok', tokens)
+  add('reserved', -est_cost)
+  add('spent', cost)
+  add('preq', 1)
+  add('ptok', tokens)
   local counted = redis.call('HGET', amt, rid)
   if counted then
     redis.call('HSET', amt, rid, tokens)
-    redis.call('HINCRBY', st, 'tok', tokens - tonumber(counted))
+    add('tok', tokens - tonumber(counted))
   end
   return 1
 end
@@ -165,10 +170,10 @@ if op == 'reserve' then
   end
   redis.call('ZADD', win, now, rid)
   redis.call('HSET', amt, rid, tokens)
-  redis.call('HINCRBY', st, 'tok', tokens)
+  add('tok', tokens)
   redis.call('HSET', res, rid, tokens .. ':' .. cost)
   redis.call('ZADD', exp, now + ttl, rid)
-  redis.call('HINCRBY', st, 'reserved', cost)
+  add('reserved', cost)
   touch()
   return {1, 'ok', 0, 0}
 elseif op == 'settle' then
@@ -180,12 +185,12 @@ elseif op == 'release' then
   local _, est_cost = parse(reservation)
   redis.call('HDEL', res, rid)
   redis.call('ZREM', exp, rid)
-  redis.call('HINCRBY', st, 'reserved', -est_cost)
+  add('reserved', -est_cost)
   local counted = redis.call('HGET', amt, rid)
   if counted then
     redis.call('HDEL', amt, rid)
     redis.call('ZREM', win, rid)
-    redis.call('HINCRBY', st, 'tok', -tonumber(counted))
+    add('tok', -tonumber(counted))
   end
   return {1, 'ok', 0, 0}
 elseif op == 'peek' then

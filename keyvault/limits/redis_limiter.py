@@ -44,8 +44,13 @@ class RedisLimiter:
         self._script = client.register_script(_SCRIPT)
 
     @classmethod
-    def from_url(cls, url: str, **options: Any) -> RedisLimiter:
-        return cls(aioredis.Redis.from_url(url), **options)
+    def from_url(cls, url: str, *, max_connections: int = 50, **options: Any) -> RedisLimiter:
+        """A limiter on its own pool; callers beyond `max_connections` wait for a connection
+        (up to 5 s) instead of failing."""
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=5
+        )
+        return cls(aioredis.Redis(connection_pool=pool), **options)
 
     def _keys(self, key_id: str) -> list[str]:
         base = f"{self._prefix}:{{{key_id}}}"
@@ -106,3 +111,4 @@ class RedisLimiter:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+        await self._client.connection_pool.disconnect()

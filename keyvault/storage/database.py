@@ -25,7 +25,9 @@ def make_engine(url: str, schema: str = "") -> Engine:
     """An engine for SQLite (WAL, busy timeout) or PostgreSQL via psycopg (optional schema)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     connect_args: dict[str, Any] = {}
@@ -33,7 +35,9 @@ def make_engine(url: str, schema: str = "") -> Engine:
         if not _SCHEMA_NAME.match(schema):
             raise ValueError(f"invalid PostgreSQL schema name {schema!r}")
         connect_args["options"] = f"-c search_path={schema}"
-    return create_engine(url, connect_args=connect_args, pool_pre_ping=True, pool_size=5)
+    return create_engine(
+        url, connect_args=connect_args, pool_pre_ping=True, pool_size=5, hide_parameters=True
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -52,6 +56,10 @@ class Database:
         self.engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
         self._write_lock = threading.Lock()
+        # Transactions still running in worker threads (a cancelled await does not stop
+        # its thread); close() waits for them so no connection outlives the pool.
+        self._active = 0
+        self._idle = threading.Condition()
 
     @property
     def dialect(self) -> str:
@@ -64,14 +72,24 @@ class Database:
         return await asyncio.to_thread(self._transaction, work, True)
 
     def _transaction(self, work: Callable[[Session], T], writing: bool) -> T:
-        if writing and self._sqlite:
-            with self._write_lock:
-                return self._run(work)
-        return self._run(work)
+        with self._idle:
+            self._active += 1
+        try:
+            if writing and self._sqlite:
+                with self._write_lock:
+                    return self._run(work)
+            return self._run(work)
+        finally:
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
 
     def _run(self, work: Callable[[Session], T]) -> T:
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             return work(session)
 
-    def dispose(self) -> None:
+    def dispose(self, timeout_s: float = 30.0) -> None:
+        """Close every connection once the transactions in flight have finished."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._active == 0, timeout_s)
         self.engine.dispose()

@@ -21,7 +21,7 @@ def open_channel(target: str, *, max_message_bytes: int = 64 * 1024 * 1024) -> g
     return grpc.aio.insecure_channel(
         target,
         options=channel_options(max_message_bytes),
-        interceptors=tracing.client_interceptors(),
+        interceptors=tracing.client_interceptors() if tracing.tracing_active() else None,
     )
 
 

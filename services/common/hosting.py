@@ -72,8 +72,9 @@ class ServiceHost:
     ) -> None:
         self.name = name
         self.health = HealthServicer()
+        traced = [tracing.server_interceptor()] if tracing.tracing_active() else []
         self.server = grpc.aio.server(
-            interceptors=[tracing.server_interceptor(), *interceptors],
+            interceptors=[*traced, *interceptors],
             options=server_options(max_message_bytes),
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)

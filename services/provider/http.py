@@ -39,6 +39,8 @@ def _traced(headers: Mapping[str, str], span: trace.Span) -> dict[str, str]:
     carrier = dict(headers)
     propagate.inject(carrier, context=trace.set_span_in_context(span))
     return carrier
+
+
 _RATE_LIMIT_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
 _RATE_LIMIT_NAMES = frozenset({"retry-after", "retry-after-ms"})
 USER_AGENT = "agentopia-provider/0.1"

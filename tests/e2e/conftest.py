@@ -1,4 +1,5 @@
-"""One mesh + one real Envoy edge per test session, on free ports."""
+"""One mesh + one real Envoy edge per test session, on free ports, with the three
+provider emulators (OpenAI, Groq, Anthropic wire formats) as its upstreams."""
 
 from __future__ import annotations
 
@@ -11,11 +12,24 @@ import pytest
 import pytest_asyncio
 
 from gateway.testing import run_edge
+from tests.emulators.anthropic import AnthropicEmulator
+from tests.emulators.openai_compat import OpenAICompatEmulator
+from tests.provider.conformance.entry_anthropic import respond as anthropic_respond
+from tests.provider.conformance.entry_openai import fault_for
 from tests.support.mesh import Mesh, run_mesh
-
 
 # Below the edge's own limit, so the router's clean 413 is what clients see.
 ROUTER_BODY_LIMIT = 4 * 1024 * 1024
+OPENAI_KEY = "sk-e2e-openai-upstream-key-000000000000"
+GROQ_KEY = "gsk_e2e_groq_upstream_key_0000000000000"
+ANTHROPIC_KEY = "sk-ant-e2e-anthropic-upstream-key-00000"
+
+
+@dataclass(frozen=True)
+class Upstreams:
+    openai: OpenAICompatEmulator
+    groq: OpenAICompatEmulator
+    anthropic: AnthropicEmulator
 
 
 @dataclass(frozen=True)
@@ -23,6 +37,7 @@ class Edge:
     url: str  # http://127.0.0.1:<port>
     grpc_target: str  # 127.0.0.1:<port>
     mesh: Mesh
+    upstreams: Upstreams
 
     @property
     def admin_key(self) -> str:
@@ -33,17 +48,44 @@ class Edge:
 async def edge(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Edge]:
     workdir: Path = tmp_path_factory.mktemp("mesh")
     async with (
-        run_mesh(workdir, {"AGENTOPIA_MAX_BODY_BYTES": str(ROUTER_BODY_LIMIT)}) as mesh,
-        run_edge(
-            router_port=mesh.services["router"].port,
-            keyvault_port=mesh.services["keyvault"].port,
-            metrics_port=mesh.services["metrics"].port,
-        ) as running,
+        OpenAICompatEmulator("openai", api_keys=(OPENAI_KEY,), fault_hook=fault_for) as oai,
+        OpenAICompatEmulator("groq", api_keys=(GROQ_KEY,), fault_hook=fault_for) as groq,
+        AnthropicEmulator(api_keys=(ANTHROPIC_KEY,), hook=anthropic_respond) as claude,
     ):
-        yield Edge(url=running.url, grpc_target=running.grpc_target, mesh=mesh)
+        env = {
+            "AGENTOPIA_MAX_BODY_BYTES": str(ROUTER_BODY_LIMIT),
+            "OPENAI_API_KEY": OPENAI_KEY,
+            "OPENAI_BASE_URL": oai.base_url,
+            "GROQ_API_KEY": GROQ_KEY,
+            "GROQ_BASE_URL": groq.base_url,
+            "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
+            "ANTHROPIC_BASE_URL": claude.base_url,
+        }
+        async with (
+            run_mesh(workdir, env) as mesh,
+            run_edge(
+                router_port=mesh.services["router"].port,
+                keyvault_port=mesh.services["keyvault"].port,
+                metrics_port=mesh.services["metrics"].port,
+            ) as running,
+        ):
+            yield Edge(
+                url=running.url,
+                grpc_target=running.grpc_target,
+                mesh=mesh,
+                upstreams=Upstreams(openai=oai, groq=groq, anthropic=claude),
+            )
 
 
 @pytest.fixture
 def client(edge: Edge) -> Iterator[openai.OpenAI]:
     with openai.OpenAI(base_url=f"{edge.url}/v1", api_key=edge.admin_key, max_retries=0) as sdk:
+        yield sdk
+
+
+@pytest_asyncio.fixture
+async def aclient(edge: Edge) -> AsyncIterator[openai.AsyncOpenAI]:
+    async with openai.AsyncOpenAI(
+        base_url=f"{edge.url}/v1", api_key=edge.admin_key, max_retries=0
+    ) as sdk:
         yield sdk

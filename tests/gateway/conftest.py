@@ -27,7 +27,7 @@ async def mesh() -> AsyncIterator[Mesh]:
         async with run_edge(router_port=router_port, keyvault_port=kv_port) as edge:
             yield Mesh(edge, router, keyvault)
             lua_errors = [line for line in edge.log_text().splitlines() if '"logger":"lua"' in line]
-            assert not lua_errors, lua_errors  # noqa
+            assert not lua_errors, lua_errors
     finally:
         await router_server.stop(0)
         await kv_server.stop(0)

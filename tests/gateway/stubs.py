@@ -132,6 +132,13 @@ class RouterStub(openai_compat_service_pb2_grpc.OpenAICompatServiceServicer):
                 ("x-agentopia-http-status", "413"),
             )
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "too big", meta)
+        if model == "error-gateway":
+            # A GatewayError without the header: google.rpc.Status details that the
+            # transcoder renders only when error_details.proto is in the descriptor set.
+            error = GatewayError(
+                grpc.StatusCode.UNAVAILABLE, "upstream_unavailable", "Provider down; retry in 5%."
+            )
+            await error.abort(context)
         # No header: the transcoder's google.rpc.Status JSON, wrapped by the edge.
         await context.abort(grpc.StatusCode.UNAVAILABLE, 'upstream "down"; retry later')
 

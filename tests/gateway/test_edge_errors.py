@@ -93,6 +93,47 @@ async def test_grpc_status_without_header_is_wrapped_openai_style(mesh: Mesh) ->
     assert_clean_headers(headers)
 
 
+async def test_unary_http_body_errors(mesh: Mesh) -> None:
+    """GET /v1/models and /v1/models/{id} are unary HttpBody RPCs."""
+    async with openai.AsyncOpenAI(
+        base_url=mesh.edge.openai_base_url, api_key="sk-agp-bad", max_retries=0
+    ) as client:
+        with pytest.raises(openai.AuthenticationError) as denied:
+            await client.models.list()
+    assert denied.value.code == "invalid_api_key"
+    async with (
+        aiohttp.ClientSession(mesh.edge.url) as http,
+        http.get("/v1/models/missing") as reply,
+    ):
+        body = json.loads(await reply.read())
+        assert reply.status == 404
+        assert_clean_headers(reply.headers)
+    assert body["error"]["message"] == "no model 'missing' (100% sure)"  # grpc-message, decoded
+    assert body["error"]["code"] == "not_found"
+
+
+async def test_status_the_transcoder_cannot_render_is_still_wrapped(mesh: Mesh) -> None:
+    """Without google/rpc/error_details.proto in the descriptor set, a GatewayError
+    (Status with ErrorInfo) reaches the edge unconverted: empty application/grpc body."""
+    status, headers, body = await post(mesh.edge, {"model": "error-gateway", "messages": []})
+    assert status == 503
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body)["error"] == {
+        "message": "Provider down; retry in 5%.",
+        "type": "server_error",
+        "param": None,
+        "code": "service_unavailable",
+    }
+    assert_clean_headers(headers)
+    async with aiohttp.ClientSession(mesh.edge.url) as http:
+        async with http.get("/agentopia/v1/client-keys/key_gateway_error") as reply:
+            admin = json.loads(await reply.read())
+            assert reply.status == 404
+            assert reply.headers["content-type"] == "application/json"
+            assert_clean_headers(reply.headers)
+    assert admin == {"code": 5, "message": "No such key.", "details": []}
+
+
 async def test_unknown_openai_path_is_an_openai_404(mesh: Mesh) -> None:
     async with (
         aiohttp.ClientSession(mesh.edge.url) as http,

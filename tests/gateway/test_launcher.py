@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -13,7 +14,9 @@ import aiohttp
 import pytest
 import yaml
 
+from gateway.envoy_config import render_bootstrap, to_yaml
 from gateway.launcher import envoy_binary
+from gateway.settings import EdgeSettings
 from gateway.testing import free_port
 from tests.gateway.stubs import RouterStub, start_server
 
@@ -129,3 +132,35 @@ async def test_sigterm_drains_in_flight_streams_then_stops(
             await process.wait()
     async with aiohttp.ClientSession() as http:
         assert await _status(http, f"{edge}/healthz") == 0  # nothing listens any more
+
+
+def test_prerendered_config_gets_the_console_routes(tmp_path: pathlib.Path) -> None:
+    """The Helm ConfigMap's bootstrap (no console routes) + the image's console files."""
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "dist" / "index.html").write_text("<!doctype html>")
+    config = tmp_path / "envoy.yaml"
+    config.write_text(to_yaml(render_bootstrap(EdgeSettings(console_dir=None))))
+    env = gateway_env(AGENTOPIA_CONSOLE_DIR=str(tmp_path / "dist"))
+    printed = subprocess.run(
+        [sys.executable, "-m", "gateway", "--config", str(config), "--print-config"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    listener = yaml.safe_load(printed.stdout)["static_resources"]["listeners"][0]
+    routes = listener["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]
+    paths = [r["match"].get("path") for r in routes["virtual_hosts"][0]["routes"]]
+    assert "/index.html" in paths and "/" in paths
+
+
+async def test_probe_command(router_port: tuple[int, RouterStub]) -> None:
+    async def probe(target: str) -> int:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway.probe", "grpc", target
+        )
+        return await process.wait()
+
+    port, _ = router_port
+    assert await probe(f"127.0.0.1:{port}") == 0
+    assert await probe(f"127.0.0.1:{free_port()}") == 1

@@ -65,9 +65,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def database_env(
-    backend: str, tmp_path: Any, pg_schemas: Callable[[], str]
-) -> dict[str, str]:
+def database_env(backend: str, tmp_path: Any, pg_schemas: Callable[[], str]) -> dict[str, str]:
     if backend == "postgres":
         return {
             "AGENTOPIA_KEYVAULT_DATABASE_URL": PG_URL,
@@ -116,8 +114,10 @@ async def start_vault() -> AsyncIterator[Callable[..., Any]]:
     """Start any number of key vaults; all are stopped at the end of the test."""
     started: list[Vault] = []
 
-    async def launch(config: KeyVaultConfig, validator: Validator | None = None) -> Vault:
-        running = await start(config, validator=validator)
+    async def launch(
+        config: KeyVaultConfig, validator: Validator | None = None, interceptors: Any = ()
+    ) -> Vault:
+        running = await start(config, validator=validator, interceptors=interceptors)
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
         vault = Vault(running, channel, kv_grpc.KeyVaultServiceStub(channel))  # type: ignore[arg-type]
         started.append(vault)
@@ -130,7 +130,9 @@ async def start_vault() -> AsyncIterator[Callable[..., Any]]:
 
 
 @pytest.fixture
-async def vault(start_vault: Callable[..., Any], make_config: Callable[..., KeyVaultConfig]) -> Vault:
+async def vault(
+    start_vault: Callable[..., Any], make_config: Callable[..., KeyVaultConfig]
+) -> Vault:
     result: Vault = await start_vault(make_config())
     return result
 

@@ -28,7 +28,9 @@ class FakeSecretManager:
         return f"{secret}/versions/{len(versions)}"
 
     # -- RPCs ------------------------------------------------------------------------
-    async def _create_secret(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+    async def _create_secret(
+        self, request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> Any:
         name = f"{request.parent}/secrets/{request.secret_id}"
         if name in self.versions:
             await context.abort(grpc.StatusCode.ALREADY_EXISTS, f"Secret [{name}] already exists.")
@@ -52,7 +54,8 @@ class FakeSecretManager:
             index -= 1
         if not 0 < index <= len(payloads) or payloads[index - 1] is None:
             await context.abort(
-                grpc.StatusCode.FAILED_PRECONDITION, f"Secret version [{request.name}] is destroyed."
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"Secret version [{request.name}] is destroyed.",
             )
         payload = payloads[index - 1]
         assert payload is not None
@@ -76,7 +79,9 @@ class FakeSecretManager:
         generic = grpc.method_handlers_generic_handler(
             _SERVICE,
             {
-                "CreateSecret": handler(self._create_secret, types.CreateSecretRequest, types.Secret),
+                "CreateSecret": handler(
+                    self._create_secret, types.CreateSecretRequest, types.Secret
+                ),
                 "AddSecretVersion": handler(
                     self._add_version, types.AddSecretVersionRequest, types.SecretVersion
                 ),

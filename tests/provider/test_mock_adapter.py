@@ -587,3 +587,15 @@ def test_registry_entry() -> None:
 def test_split_words_is_exact(text: str, n: int, pieces: list[str]) -> None:
     assert split_words(text, n) == pieces
     assert "".join(split_words(text, n)) == text
+
+
+def test_by_model_overrides_apply_to_their_model_only() -> None:
+    from services.provider.adapters.mock.settings import MockProfiles, SettingsError
+
+    profiles = MockProfiles.from_env({})
+    knobs = {"latency_ms": 2, "by_model": {"primary": {"fault_status": 503}}}
+    assert profiles.resolve("mock/primary", knobs).fault_status == 503
+    assert profiles.resolve("mock/primary", knobs).latency_ms == 2
+    assert profiles.resolve("mock/backup", knobs).fault_status == 0
+    with pytest.raises(SettingsError):
+        profiles.resolve("mock/primary", {"by_model": {"primary": 1}})

@@ -97,8 +97,14 @@ async def _await_serving(service: ServiceProcess, port_file: Path) -> None:
 
 
 @contextlib.asynccontextmanager
-async def run_mesh(workdir: Path, env: Mapping[str, str] | None = None) -> AsyncIterator[Mesh]:
-    """Key vault, metrics and provider first (their ports feed the router), then the router."""
+async def run_mesh(
+    workdir: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    service_env: Mapping[str, Mapping[str, str]] | None = None,
+) -> AsyncIterator[Mesh]:
+    """Key vault, metrics and provider first (their ports feed the router), then the router.
+    `env` goes to every service; `service_env[name]` to that one only."""
     workdir.mkdir(parents=True, exist_ok=True)
     base = {
         "AGENTOPIA_DATA_DIR": str(workdir / "data"),
@@ -108,20 +114,33 @@ async def run_mesh(workdir: Path, env: Mapping[str, str] | None = None) -> Async
         **(env or {}),
     }
     (workdir / "data").mkdir(exist_ok=True)
+    extra = service_env or {}
+
+    def env_of(name: str, common: Mapping[str, str]) -> dict[str, str]:
+        return {**common, **extra.get(name, {})}
+
     mesh = Mesh(workdir=workdir)
     try:
         first = await asyncio.gather(
             start_service(
-                "keyvault", "keyvault", workdir, base, listen_var="AGENTOPIA_KEYVAULT_LISTEN"
+                "keyvault",
+                "keyvault",
+                workdir,
+                env_of("keyvault", base),
+                listen_var="AGENTOPIA_KEYVAULT_LISTEN",
             ),
             start_service(
-                "metrics", "metrics", workdir, base, listen_var="AGENTOPIA_METRICS_LISTEN"
+                "metrics",
+                "metrics",
+                workdir,
+                env_of("metrics", base),
+                listen_var="AGENTOPIA_METRICS_LISTEN",
             ),
             start_service(
                 "provider",
                 "services.provider",
                 workdir,
-                base,
+                env_of("provider", base),
                 listen_var="AGENTOPIA_PROVIDER_LISTEN",
             ),
         )
@@ -134,7 +153,11 @@ async def run_mesh(workdir: Path, env: Mapping[str, str] | None = None) -> Async
             "AGENTOPIA_PROVIDER_TARGET": mesh.target("provider"),
         }
         mesh.services["router"] = await start_service(
-            "router", "services.router", workdir, router_env, listen_var="AGENTOPIA_ROUTER_LISTEN"
+            "router",
+            "services.router",
+            workdir,
+            env_of("router", router_env),
+            listen_var="AGENTOPIA_ROUTER_LISTEN",
         )
         yield mesh
     finally:

@@ -41,6 +41,7 @@ __all__ = [
 
 EXTENSION_KEY = "agentopia"
 REQUIREMENTS_HEADER = "x-agentopia-requirements"
+_BODY_PATH = f"{EXTENSION_KEY}.requirements"
 _MAX_HEADER_BYTES = 4096
 
 
@@ -80,9 +81,6 @@ def _apply(result: Requirements, fields: Mapping[str, Any], source: str) -> Requ
             raise _invalid(f"{source}.{key}", f"unknown field; known fields: {known}")
         result = replace(result, **{key: parser(f"{source}.{key}", value)})
     return result
-
-
-_BODY_PATH = f"{EXTENSION_KEY}.requirements"
 
 
 def _body_fields(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -99,7 +99,10 @@ def select(
     eligible: list[Model] = []
     for model in pool:
         found = judge.exclusion(model)
-        (eligible.append(model) if found is None else excluded.append(found))
+        if found is None:
+            eligible.append(model)
+        else:
+            excluded.append(found)
     if not eligible:
         raise _unsatisfiable(requested, excluded)
     ranked = judge.rank(eligible, resolution.kind)

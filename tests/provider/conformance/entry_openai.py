@@ -25,10 +25,10 @@ from tests.provider.conformance.harness import (
     parse_marker,
 )
 
-__all__ = ["ENTRY", "compat_entry"]
+__all__ = ["ENTRY", "compat_entry", "fault_for"]
 
 
-def _fault_for(request_text: str) -> Reply | EmulatorFault | None:
+def fault_for(request_text: str) -> Reply | EmulatorFault | None:
     """The harness's fault marker (found in the translated upstream body) → what to play."""
     fault = parse_marker(request_text)
     if fault is None:
@@ -52,7 +52,7 @@ def compat_entry(
 ) -> ProviderUnderTest:
     @contextlib.asynccontextmanager
     async def build(timeouts: Timeouts) -> AsyncIterator[Built]:
-        async with OpenAICompatEmulator(flavor, api_keys=(key,), fault_hook=_fault_for) as emu:
+        async with OpenAICompatEmulator(flavor, api_keys=(key,), fault_hook=fault_for) as emu:
             http = PooledHttp(provider.name, emu.base_url, timeouts=timeouts)
             await http.start()
             try:

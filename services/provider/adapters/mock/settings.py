@@ -197,10 +197,22 @@ class MockProfiles:
         return self.profiles.get(_model_key(model), self.defaults)
 
     def resolve(self, model: str, request_overrides: Any) -> MockSettings:
-        """The settings of one call; raises SettingsError for a bad `mock` object."""
+        """The settings of one call; raises SettingsError for a bad `mock` object.
+
+        `{"mock": {"by_model": {"<upstream id>": {...}}}}` applies settings to one
+        upstream model only, so a request that fails over (same body, another
+        deployment) can fault on its primary and succeed on its fallback."""
         base = self.for_model(model)
         if request_overrides is None:
             return base
         if not isinstance(request_overrides, dict):
             raise SettingsError("'mock' must be an object")
-        return base.merged(request_overrides)
+        overrides = dict(request_overrides)
+        by_model = overrides.pop("by_model", None)
+        if by_model is not None and not (
+            isinstance(by_model, dict) and all(isinstance(v, dict) for v in by_model.values())
+        ):
+            raise SettingsError("'mock.by_model' must map model names to objects")
+        settings = base.merged(overrides) if overrides else base
+        specific = (by_model or {}).get(_model_key(model))
+        return settings.merged(specific) if specific else settings

@@ -1,0 +1,1 @@
+"""Client-side helpers for services that consume the key vault (no database imports)."""

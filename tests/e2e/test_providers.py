@@ -1,0 +1,255 @@
+"""Issue 3's promises through the real edge: the official OpenAI SDK reaches each
+emulated provider (OpenAI, Groq, Anthropic wire formats) with nothing lost —
+chat, streaming, tools with streamed arguments, images, JSON mode, legacy
+completions, usage — and every upstream error status becomes the right SDK
+exception with an OpenAI-shaped body."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import openai
+import pytest
+
+from services.provider.errors import UPSTREAM_RULES
+from tests.e2e.conftest import Edge
+from tests.provider.conformance.harness import Fault, fault_marker
+
+pytestmark = pytest.mark.e2e
+
+MODELS = {
+    "openai": "openai/gpt-4o-mini",
+    "groq": "groq/llama-3.3-70b-versatile",
+    "anthropic": "anthropic/claude-sonnet-4-5-20250929",
+}
+PROVIDERS = list(MODELS)
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "unit": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+TIME = {
+    "type": "function",
+    "function": {
+        "name": "get_time",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
+PARALLEL = "Call get_weather for Paris and get_time for Tokyo, both at once."
+PNG = base64.b64encode(
+    bytes.fromhex(
+        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+        "1f15c4890000000d49444154789c63f8cf00000301010018dd8db00000000049454e44ae426082"
+    )
+).decode()
+
+
+def _user(text: str) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": text}]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_chat_streaming_and_usage(aclient: openai.AsyncOpenAI, provider: str) -> None:
+    model = MODELS[provider]
+    whole = await aclient.chat.completions.create(model=model, messages=_user("Hello"))  # type: ignore[arg-type]
+    # The registry's id for the model (the client may have used `<provider>/<id>`).
+    assert whole.model and whole.model in model
+    assert whole.choices[0].message.content
+    assert whole.choices[0].finish_reason == "stop"
+    assert whole.usage is not None and whole.usage.prompt_tokens > 0
+
+    stream = await aclient.chat.completions.create(
+        model=model,
+        messages=_user("Hello"),  # type: ignore[arg-type]
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = [chunk async for chunk in stream]
+    assert {chunk.model for chunk in chunks} == {whole.model}
+    assert len({chunk.id for chunk in chunks}) == 1
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == whole.choices[0].message.content
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens == whole.usage.completion_tokens
+
+    plain = await aclient.chat.completions.create(
+        model=model,
+        messages=_user("Hello"),
+        stream=True,  # type: ignore[arg-type]
+    )
+    plain_chunks = [chunk async for chunk in plain]
+    assert all(chunk.usage is None and chunk.choices for chunk in plain_chunks)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_parallel_tool_calls_stream_reassembles_exactly(
+    aclient: openai.AsyncOpenAI, provider: str
+) -> None:
+    model = MODELS[provider]
+    kwargs: dict[str, Any] = {
+        "model": model,
+        "messages": _user(PARALLEL),
+        "tools": [WEATHER, TIME],
+        "tool_choice": "required",
+    }
+    whole = await aclient.chat.completions.create(**kwargs)
+    expected = [
+        (call.id, call.function.name, json.loads(call.function.arguments))
+        for call in whole.choices[0].message.tool_calls or []
+    ]
+    assert [name for _, name, _ in expected] == ["get_weather", "get_time"]
+    assert whole.choices[0].finish_reason == "tool_calls"
+
+    calls: dict[int, dict[str, str]] = {}
+    finish = None
+    async for chunk in await aclient.chat.completions.create(**kwargs, stream=True):
+        for choice in chunk.choices:
+            finish = choice.finish_reason or finish
+            for delta in choice.delta.tool_calls or []:
+                slot = calls.setdefault(delta.index, {"id": "", "name": "", "args": ""})
+                slot["id"] += delta.id or ""
+                if delta.function is not None:
+                    slot["name"] += delta.function.name or ""
+                    slot["args"] += delta.function.arguments or ""
+    streamed = [(c["id"], c["name"], json.loads(c["args"])) for _, c in sorted(calls.items())]
+    assert [(n, a) for _, n, a in streamed] == [(n, a) for _, n, a in expected]
+    assert all(call_id for call_id, _, _ in streamed)
+    assert finish == "tool_calls"
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_tool_result_round_trip(aclient: openai.AsyncOpenAI, provider: str) -> None:
+    model = MODELS[provider]
+    first = await aclient.chat.completions.create(
+        model=model,
+        messages=_user("Weather in Paris?"),
+        tools=[WEATHER],
+        tool_choice="required",  # type: ignore[arg-type,list-item]
+    )
+    call = (first.choices[0].message.tool_calls or [])[0]
+    followup = await aclient.chat.completions.create(
+        model=model,
+        messages=[  # type: ignore[list-item]
+            {"role": "user", "content": "Weather in Paris?"},
+            first.choices[0].message.model_dump(exclude_none=True),
+            {"role": "tool", "tool_call_id": call.id, "content": '{"temp_c": 21}'},
+        ],
+        tools=[WEATHER],  # type: ignore[list-item]
+    )
+    assert followup.choices[0].message.content
+    assert followup.choices[0].finish_reason == "stop"
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_image_input(edge: Edge, aclient: openai.AsyncOpenAI, provider: str) -> None:
+    content = [
+        {"type": "text", "text": "What is in this image?"},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+    ]
+    reply = await aclient.chat.completions.create(
+        model=MODELS[provider],
+        messages=[{"role": "user", "content": content}],  # type: ignore[list-item,misc]
+    )
+    assert reply.choices[0].message.content
+    if provider == "anthropic":
+        sent = edge.upstreams.anthropic.requests[-1].body["messages"][-1]["content"]
+        image = next(block for block in sent if block["type"] == "image")
+        assert image["source"] == {"type": "base64", "media_type": "image/png", "data": PNG}
+    else:
+        sent = edge.upstreams.openai.requests[-1].body["messages"][-1]["content"]
+        assert sent == content
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_json_mode(aclient: openai.AsyncOpenAI, provider: str) -> None:
+    reply = await aclient.chat.completions.create(
+        model=MODELS[provider],
+        messages=_user("Greet me in JSON."),
+        response_format={"type": "json_object"},
+    )
+    assert isinstance(json.loads(reply.choices[0].message.content or ""), dict)
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_legacy_completions(aclient: openai.AsyncOpenAI, provider: str) -> None:
+    model = MODELS[provider]
+    whole = await aclient.completions.create(model=model, prompt="Say hello", max_tokens=20)
+    assert whole.object == "text_completion"
+    assert whole.choices[0].text
+    assert whole.usage is not None and whole.usage.total_tokens > 0
+    stream = await aclient.completions.create(
+        model=model, prompt="Say hello", max_tokens=20, stream=True
+    )
+    text = "".join([c.choices[0].text async for c in stream if c.choices])
+    assert text == whole.choices[0].text
+
+
+async def test_any_model_id_of_a_configured_provider_works(
+    edge: Edge, aclient: openai.AsyncOpenAI
+) -> None:
+    reply = await aclient.chat.completions.create(
+        model="openai/some-model-the-registry-never-heard-of",
+        messages=_user("hi"),  # type: ignore[arg-type]
+    )
+    assert reply.model == "openai/some-model-the-registry-never-heard-of"
+    assert (
+        edge.upstreams.openai.requests[-1].body["model"] == "some-model-the-registry-never-heard-of"
+    )
+
+
+async def test_gateway_fields_never_reach_the_upstream(
+    edge: Edge, aclient: openai.AsyncOpenAI
+) -> None:
+    await aclient.chat.completions.create(
+        model=MODELS["openai"],
+        messages=_user("hi"),  # type: ignore[arg-type]
+        extra_body={"mock": {"latency_ms": 1}, "agentopia": {"requirements": {}}, "vendor_x": 1},
+    )
+    sent = edge.upstreams.openai.requests[-1].body
+    assert "mock" not in sent and "agentopia" not in sent
+    assert sent["vendor_x"] == 1  # unknown fields still pass through
+
+
+_SDK_CLASS = {
+    400: openai.BadRequestError,
+    401: openai.AuthenticationError,
+    403: openai.PermissionDeniedError,
+    404: openai.NotFoundError,
+    409: openai.ConflictError,
+    422: openai.UnprocessableEntityError,
+    429: openai.RateLimitError,
+}
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("status", sorted(UPSTREAM_RULES))
+async def test_upstream_error_becomes_the_right_sdk_exception(
+    aclient: openai.AsyncOpenAI, provider: str, status: int
+) -> None:
+    rule = UPSTREAM_RULES[status]
+    # A model id of its own, so this test's failures open no circuit other tests use.
+    model = f"{MODELS[provider]}-err{status}"
+    with pytest.raises(openai.APIStatusError) as caught:
+        await aclient.chat.completions.create(
+            model=model,
+            messages=_user("fail " + fault_marker(Fault("status", status=status))),  # type: ignore[arg-type]
+        )
+    error = caught.value
+    assert error.status_code == rule.http_status
+    fallback = openai.InternalServerError if rule.http_status >= 500 else openai.APIStatusError
+    expected = _SDK_CLASS.get(rule.http_status, fallback)
+    assert type(error) is expected
+    body = error.body
+    assert isinstance(body, dict) and set(body) == {"message", "type", "param", "code"}
+    assert body["code"] == rule.code
+    assert "sk-" not in json.dumps(body) and "gsk_" not in json.dumps(body)

@@ -1,0 +1,133 @@
+"""No key material in captured logs (DEBUG, SQL included), traces or error bodies, while
+the key vault does everything it does — successes and failures alike."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+import pytest
+from agentopia.v1 import keyvault_service_pb2 as kv_pb2
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from keyvault.config import KeyVaultConfig
+from services.common import tracing
+from services.common.logs import JsonFormatter
+from tests.keyvault.conftest import ADMIN_KEY, SERVICE_TOKEN, Vault, admin
+
+
+@pytest.fixture
+def backend() -> str:
+    return "sqlite"
+
+
+async def _expect_error(call: Any, errors: list[bytes]) -> None:
+    try:
+        result = await call
+    except grpc.aio.AioRpcError as error:
+        errors.append(str(error.details()).encode())
+        for key, value in error.trailing_metadata() or ():
+            errors.append(
+                key.encode() + b"=" + (value if isinstance(value, bytes) else value.encode())
+            )
+        return
+    raise AssertionError(f"expected an error, got {result}")
+
+
+async def test_no_key_material_in_logs_traces_or_errors(
+    start_vault: Callable[..., Any],
+    make_config: Callable[..., KeyVaultConfig],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="sqlalchemy")  # statements and rows too
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    vault: Vault = await start_vault(
+        make_config(), interceptors=[tracing.server_interceptor(provider)]
+    )
+    stub, errors = vault.stub, []
+    provider_secret = "sk-prov-" + secrets.token_urlsafe(24)
+    rotated_secret = "sk-rot-" + secrets.token_urlsafe(24)
+    refused_secret = "sk-refused-" + secrets.token_urlsafe(24)
+    wrong_token = "sk-agp-" + secrets.token_urlsafe(32)
+
+    client = await stub.CreateClientKey(kv_pb2.CreateClientKeyRequest(name="c"), metadata=admin())
+    created = await stub.CreateProviderKey(
+        kv_pb2.CreateProviderKeyRequest(provider="mock", secret=provider_secret), metadata=admin()
+    )
+    await stub.RotateProviderKey(
+        kv_pb2.RotateProviderKeyRequest(key_id=created.key.key_id, secret=rotated_secret),
+        metadata=admin(),
+    )
+    watch = stub.WatchProviderKeys(kv_pb2.WatchProviderKeysRequest(), metadata=admin(SERVICE_TOKEN))
+    lease = await watch.read()
+    watch.cancel()
+    client_watch = stub.WatchClientKeys(kv_pb2.WatchClientKeysRequest(watcher="hygiene"))
+    snapshot = await client_watch.read()
+    client_watch.cancel()
+    await stub.ReportKeyOutcomes(
+        kv_pb2.ReportKeyOutcomesRequest(
+            outcomes=[kv_pb2.KeyOutcome(key_id=created.key.key_id, status=401)]
+        ),
+        metadata=admin(SERVICE_TOKEN),
+    )
+    await _expect_error(
+        stub.CreateProviderKey(
+            kv_pb2.CreateProviderKeyRequest(provider="NOT VALID", secret=refused_secret),
+            metadata=admin(),
+        ),
+        errors,
+    )
+    await _expect_error(
+        stub.CreateProviderKey(
+            kv_pb2.CreateProviderKeyRequest(provider="mock", secret=refused_secret, weight=-5),
+            metadata=admin(),
+        ),
+        errors,
+    )
+    await _expect_error(
+        stub.ListClientKeys(kv_pb2.ListClientKeysRequest(), metadata=admin(wrong_token)), errors
+    )
+    await _expect_error(
+        stub.ListClientKeys(kv_pb2.ListClientKeysRequest(), metadata=admin(client.secret)), errors
+    )
+    await _expect_error(
+        stub.ReportKeyOutcomes(kv_pb2.ReportKeyOutcomesRequest(), metadata=admin(wrong_token)),
+        errors,
+    )
+    provider.force_flush()
+
+    assert isinstance(lease, kv_pb2.WatchProviderKeysResponse) and lease.keys  # secrets did flow
+    assert isinstance(snapshot, kv_pb2.WatchClientKeysResponse)
+    hash_key = bytes(snapshot.hash_key)
+    kek = vault.config.kek_file.read_bytes().strip()
+    material = {
+        "admin key": ADMIN_KEY.encode(),
+        "service token": SERVICE_TOKEN.encode(),
+        "client key": client.secret.encode(),
+        "provider key": provider_secret.encode(),
+        "rotated provider key": rotated_secret.encode(),
+        "refused provider key": refused_secret.encode(),
+        "unknown bearer token": wrong_token.encode(),
+        "hash key (hex)": hash_key.hex().encode(),
+        "hash key (base64)": base64.b64encode(hash_key),
+        "kek (base64)": kek,
+    }
+    formatter = JsonFormatter("keyvault")
+    logs = "\n".join(formatter.format(r) + r.getMessage() for r in caplog.records).encode()
+    spans = "\n".join(s.to_json() for s in exporter.get_finished_spans()).encode()
+    captured = {"logs": logs, "traces": spans, "error bodies": b"\n".join(errors)}
+    assert any(r.name.startswith("sqlalchemy.engine") for r in caplog.records)
+    assert len(caplog.records) > 20 and len(exporter.get_finished_spans()) > 5
+    assert len(errors) >= 5
+    for where, blob in captured.items():
+        for what, secret in material.items():
+            assert secret not in blob, f"{what} found in {where}"
