@@ -15,6 +15,7 @@ from services.common.errors import GatewayError
 from services.provider.adapters.base import RESERVED_KEYS, Call, Chunk, Operation, Result, StreamEnd
 from services.provider.adapters.mock import PROVIDER, MockAdapter, MockProfiles, build
 from services.provider.adapters.mock.content import split_words
+from services.provider.adapters.mock.settings import SettingsError
 from services.provider.adapters.mock.tokens import count_text
 from services.provider.config import DEFAULT_TIMEOUTS, ProviderConfig, Timeouts
 from services.provider.errors import rule_for
@@ -590,8 +591,6 @@ def test_split_words_is_exact(text: str, n: int, pieces: list[str]) -> None:
 
 
 def test_by_model_overrides_apply_to_their_model_only() -> None:
-    from services.provider.adapters.mock.settings import MockProfiles, SettingsError
-
     profiles = MockProfiles.from_env({})
     knobs = {"latency_ms": 2, "by_model": {"primary": {"fault_status": 503}}}
     assert profiles.resolve("mock/primary", knobs).fault_status == 503

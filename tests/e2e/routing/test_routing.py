@@ -9,6 +9,7 @@ import collections
 import urllib.request
 from typing import Any
 
+import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -120,8 +121,6 @@ async def test_long_prompt_goes_to_a_large_context_model(routing: RoutingMesh) -
 
 
 async def test_unsatisfiable_requirements_are_a_400_naming_them(routing: RoutingMesh) -> None:
-    import openai
-
     async with routing.client() as client:
         with pytest.raises(openai.BadRequestError) as caught:
             await client.chat.completions.create(

@@ -16,7 +16,7 @@ by an optional `"mock": {...}` object in the request body):
 | AGENTOPIA_MOCK_RETRY_AFTER_S | retry_after_s | Retry-After sent with a fault |
 | AGENTOPIA_MOCK_REPLY | reply | fixed reply text instead of the derived one |
 | AGENTOPIA_MOCK_PROFILES | — | JSON {"<model name>": {<request keys>}} added to the built-ins |
-| — | by_model | {"<model name>": {<request keys>}}: settings for one upstream model only (failover demos) |
+| — | by_model | {"<model>": {<request keys>}}: settings for one upstream model only |
 
 Built-in profiles (model `mock/<profile>`): flaky (503, half the calls), broken (500),
 overloaded (529), ratelimited (429, Retry-After 1s), unauthorized (401), slow
