@@ -94,9 +94,16 @@ def _otel_cluster(settings: EdgeSettings) -> dict[str, Any]:
     return cluster
 
 
+def _with_replicas(cluster: dict[str, Any], replicas: tuple[HostPort, ...]) -> dict[str, Any]:
+    endpoints = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
+    endpoints.extend({"endpoint": {"address": address(where)}} for where in replicas)
+    return cluster
+
+
 def clusters(settings: EdgeSettings) -> list[dict[str, Any]]:
+    router = _cluster("router", settings.router, settings, http2=True)
     result = [
-        _cluster("router", settings.router, settings, http2=True),
+        _with_replicas(router, settings.router_replicas),
         _cluster("keyvault", settings.keyvault, settings, http2=True),
         _cluster("metrics", settings.metrics, settings, http2=True),
     ]

@@ -18,6 +18,7 @@ from typing import Any
 
 __all__ = [
     "EXTRA_GRPC_ROUTES",
+    "INTERNAL_METHODS",
     "SERVICE_ROUTES",
     "TRANSCODER",
     "ServiceRoute",
@@ -91,6 +92,19 @@ EXTRA_GRPC_ROUTES: tuple[ServiceRoute, ...] = (
 )
 
 
+# Mesh-internal RPCs of public services: never reachable through the edge. They
+# take no caller credentials (the mesh's own network and identities guard them)
+# and hand out key material or accept accounting data.
+INTERNAL_METHODS: tuple[str, ...] = (
+    "/agentopia.v1.KeyVaultService/WatchClientKeys",
+    "/agentopia.v1.KeyVaultService/WatchProviderKeys",
+    "/agentopia.v1.KeyVaultService/ReportKeyOutcomes",
+    "/agentopia.v1.KeyVaultService/PutRoutingConfig",
+    "/agentopia.v1.KeyVaultService/WatchRoutingConfig",
+    "/agentopia.v1.MetricsService/RecordUsage",
+)
+
+
 def transcoded_services() -> list[str]:
     return [route.service for route in SERVICE_ROUTES if route.transcode]
 
@@ -111,8 +125,17 @@ def _without_transcoder() -> dict[str, Any]:
 
 
 def service_routes() -> list[dict[str, Any]]:
-    """gRPC-path routes for every service, then the REST prefixes, then gRPC 404s."""
-    routes = [
+    """Internal methods refused, gRPC-path routes for every service, then the REST
+    prefixes, then gRPC 404s."""
+    routes: list[dict[str, Any]] = [
+        {
+            "match": {"path": method},
+            "direct_response": {"status": 404},
+            "typed_per_filter_config": _without_transcoder(),
+        }
+        for method in INTERNAL_METHODS
+    ]
+    routes += [
         {"match": {"prefix": route.grpc_prefix}, "route": _upstream(route.cluster)}
         for route in (*SERVICE_ROUTES, *EXTRA_GRPC_ROUTES)
     ]

@@ -93,6 +93,9 @@ class EdgeSettings:
     listen: HostPort = HostPort("127.0.0.1", 8080)
     admin: HostPort = HostPort("127.0.0.1", 9901)
     router: HostPort = HostPort("127.0.0.1", 50051)
+    # Further router replicas at fixed addresses (tests, bare-metal); in a cluster
+    # one DNS name resolving to every pod plays this part.
+    router_replicas: tuple[HostPort, ...] = ()
     keyvault: HostPort = HostPort("127.0.0.1", 50053)
     metrics: HostPort = HostPort("127.0.0.1", 50054)
     descriptor_path: pathlib.Path = REPO_ROOT / "gen" / "agentopia.pb"

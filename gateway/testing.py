@@ -22,7 +22,7 @@ import socket
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from gateway.envoy_config import render_bootstrap, to_yaml
@@ -100,6 +100,7 @@ def _upstream(port: int | None) -> HostPort:
 async def run_edge(
     *,
     router_port: int | None = None,
+    router_replica_ports: Sequence[int] = (),
     keyvault_port: int | None = None,
     metrics_port: int | None = None,
     settings: EdgeSettings | None = None,
@@ -119,6 +120,7 @@ async def run_edge(
         listen=HostPort(_LOOPBACK, port),
         admin=HostPort(_LOOPBACK, admin_port),
         router=_upstream(router_port),
+        router_replicas=tuple(HostPort(_LOOPBACK, port) for port in router_replica_ports),
         keyvault=_upstream(keyvault_port),
         metrics=_upstream(metrics_port),
     )

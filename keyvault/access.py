@@ -25,6 +25,9 @@ class Access(enum.Enum):
     INTERNAL = "internal"
     READ = "read"  # admin or viewer key
     WRITE = "write"  # admin key
+    # Admin key forwarded by a mesh service (the router's routing-config edits): checked
+    # like WRITE, but internal — no REST mapping, refused at the edge.
+    FORWARDED_WRITE = "forwarded_write"
     SERVICE = "service"  # the service token (provider service)
 
 

@@ -140,14 +140,7 @@ class ClientKeyStore:
         return self._hash_key
 
     async def _change(self, work: Callable[[Session], ClientKeyRecord]) -> ClientKeyRecord:
-        def tx(session: Session) -> ClientKeyRecord:
-            result = work(session)
-            versions.bump(session, versions.CLIENT_KEYS)
-            return result
-
-        result = await self._db.write(tx)
-        await self._on_change()
-        return result
+        return await versions.commit(self._db, versions.CLIENT_KEYS, work, self._on_change)
 
     async def create(self, actor: Actor, spec: ClientKeySpec) -> tuple[ClientKeyRecord, str]:
         spec = validate_spec(spec)
@@ -200,13 +193,14 @@ class ClientKeyStore:
             )
         if not changes:
             raise errors.invalid_argument("update_mask names no field to change", "update_mask")
-        current = await self.get(key_id)
-        spec = validate_spec(dataclasses.replace(current.spec, **changes))
 
         def work(session: Session) -> ClientKeyRecord:
-            row = session.get(ClientKeyRow, key_id)
+            # Read, merge and write in one transaction (row lock on PostgreSQL, the
+            # writer lock on SQLite), so concurrent updates of other fields survive.
+            row = session.get(ClientKeyRow, key_id, with_for_update=True)
             if row is None:
                 raise errors.not_found("client_key", key_id)
+            spec = validate_spec(dataclasses.replace(_record(row).spec, **changes))
             _apply_spec(row, spec)
             row.update_time = utcnow()
             summary = _summary(spec)
@@ -289,9 +283,6 @@ class ClientKeyStore:
             return version, [_record(row) for row in rows]
 
         return await self._db.read(query)
-
-    async def version(self) -> int:
-        return await self._db.read(lambda s: versions.current(s, versions.CLIENT_KEYS))
 
 
 def _maybe(row: ClientKeyRow | None) -> ClientKeyRecord | None:

@@ -39,7 +39,6 @@ class KeyVaultConfig:
     sweep_interval_s: float
     drain_grace_s: float
     log_level: str
-    prometheus_port: int
 
     @property
     def is_sqlite(self) -> bool:
@@ -90,5 +89,4 @@ class KeyVaultConfig:
             sweep_interval_s=env_float("AGENTOPIA_KEYVAULT_SWEEP_S", 1.0, env, minimum=0.05),
             drain_grace_s=env_float("AGENTOPIA_DRAIN_GRACE_S", 5.0, env),
             log_level=env_str("AGENTOPIA_LOG_LEVEL", "INFO", env),
-            prometheus_port=env_int("AGENTOPIA_PROMETHEUS_PORT", 9103, env),
         )

@@ -13,6 +13,7 @@ from keyvault import errors
 from keyvault.audit import AuditEvent
 from keyvault.money import format_usd, parse_usd
 from keyvault.records import BudgetPeriod, ClientKeyRecord, ClientKeySpec, Role
+from keyvault.routing_config import RoutingRevision
 
 __all__ = [
     "client_key",
@@ -20,6 +21,7 @@ __all__ = [
     "client_key_record",
     "client_key_spec",
     "datetime_of",
+    "routing_revision",
     "set_time",
 ]
 
@@ -157,4 +159,12 @@ def audit_event(event: AuditEvent) -> kv_pb2.AuditEvent:
         details=dict(event.details),
     )
     set_time(message.time, event.time)
+    return message
+
+
+def routing_revision(revision: RoutingRevision) -> kv_pb2.RoutingConfigRevision:
+    message = kv_pb2.RoutingConfigRevision(
+        version=revision.version, toml=revision.toml, updated_by=revision.updated_by
+    )
+    set_time(message.update_time, revision.update_time)
     return message

@@ -8,6 +8,7 @@ import grpc
 from services.common.errors import GatewayError
 
 __all__ = [
+    "aborted",
     "already_exists",
     "failed_precondition",
     "invalid_argument",
@@ -41,6 +42,10 @@ def not_found(kind: str, key_id: str) -> GatewayError:
 
 def already_exists(message: str) -> GatewayError:
     return GatewayError(grpc.StatusCode.ALREADY_EXISTS, "already_exists", message)
+
+
+def aborted(code: str, message: str) -> GatewayError:
+    return GatewayError(grpc.StatusCode.ABORTED, code, message)
 
 
 def failed_precondition(code: str, message: str) -> GatewayError:

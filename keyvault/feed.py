@@ -12,6 +12,9 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Generic, TypeVar
 
+from keyvault import versions
+from keyvault.storage.database import Database
+
 __all__ = ["SnapshotFeed"]
 
 _log = logging.getLogger(__name__)
@@ -37,6 +40,24 @@ class SnapshotFeed(Generic[T]):
         self._poke = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
+
+    @classmethod
+    def of_counter(
+        cls,
+        db: Database,
+        counter: str,
+        *,
+        build: Callable[[], Awaitable[tuple[int, T]]],
+        poll_interval_s: float,
+    ) -> SnapshotFeed[T]:
+        """A feed that follows one of the `kv_versions` counters (named like the counter).
+        `build` must read the counter in the same transaction as the snapshot."""
+        return cls(
+            counter,
+            version=lambda: versions.read(db, counter),
+            build=build,
+            poll_interval_s=poll_interval_s,
+        )
 
     @property
     def current(self) -> T | None:

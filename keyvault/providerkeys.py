@@ -34,6 +34,7 @@ _PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _MAX_SECRET = 8192
 _MAX_WEIGHT = 1_000_000
 UPDATABLE = frozenset({"label", "weight", "state", "retire_time"})
+_SETTABLE_STATES = (ProviderKeyState.ACTIVE, ProviderKeyState.DISABLED, ProviderKeyState.RETIRED)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -96,6 +97,28 @@ def _check_weight(weight: int) -> int:
     return weight
 
 
+def _check_changes(changes: Mapping[str, Any]) -> None:
+    if not changes or set(changes) - UPDATABLE:
+        raise errors.invalid_argument(
+            "update_mask must name some of: " + ", ".join(sorted(UPDATABLE)), "update_mask"
+        )
+    if "weight" in changes:
+        _check_weight(changes["weight"])
+    if len(str(changes.get("label", ""))) > 200:
+        raise errors.invalid_argument("label is longer than 200 characters", "label")
+    if "state" in changes and changes["state"] not in _SETTABLE_STATES:
+        raise errors.invalid_argument("state may be set to ACTIVE, DISABLED or RETIRED", "state")
+
+
+def _set_state(row: ProviderKeyRow, state: ProviderKeyState, now: dt.datetime) -> None:
+    """ACTIVE re-enables (clearing the flag and any cool-down); RETIRED is final."""
+    row.state = state.value
+    if state is ProviderKeyState.ACTIVE:
+        row.flagged, row.flag_reason, row.cooldown_until = False, "", None
+    elif state is ProviderKeyState.RETIRED:
+        row.retire_time = row.retire_time or now
+
+
 class ProviderKeyStore:
     def __init__(
         self,
@@ -146,14 +169,7 @@ class ProviderKeyStore:
         )  # fmt: skip
 
     async def _change(self, work: Callable[[Session], ProviderKeyRecord]) -> ProviderKeyRecord:
-        def tx(session: Session) -> ProviderKeyRecord:
-            result = work(session)
-            versions.bump(session, versions.PROVIDER_KEYS)
-            return result
-
-        result = await self._db.write(tx)
-        await self._on_change()
-        return result
+        return await versions.commit(self._db, versions.PROVIDER_KEYS, work, self._on_change)
 
     async def create(
         self,
@@ -216,47 +232,23 @@ class ProviderKeyStore:
     async def update(
         self, actor: Actor, key_id: str, changes: Mapping[str, Any]
     ) -> ProviderKeyRecord:
-        unknown = set(changes) - UPDATABLE
-        if unknown or not changes:
-            raise errors.invalid_argument(
-                "update_mask must name some of: " + ", ".join(sorted(UPDATABLE)), "update_mask"
-            )
-        if "weight" in changes:
-            _check_weight(changes["weight"])
-        state = changes.get("state")
-        if state is not None and state not in (
-            ProviderKeyState.ACTIVE,
-            ProviderKeyState.DISABLED,
-            ProviderKeyState.RETIRED,
-        ):
-            raise errors.invalid_argument(
-                "state may be set to ACTIVE, DISABLED or RETIRED", "state"
-            )
+        _check_changes(changes)
 
         def work(session: Session) -> ProviderKeyRecord:
-            row = self._row(session, key_id)
+            row = self._row(session, key_id, lock=True)
             if row.state == ProviderKeyState.RETIRED.value:
                 raise errors.failed_precondition(
                     "provider_key_retired", "A retired key cannot change; add a new key instead."
                 )
             now = utcnow()
             if "label" in changes:
-                row.label = str(changes["label"])[:200]
+                row.label = str(changes["label"])
             if "weight" in changes:
                 row.weight = int(changes["weight"])
             if "retire_time" in changes:
                 row.retire_time = changes["retire_time"]
-            if state is ProviderKeyState.ACTIVE:
-                row.state, row.flagged, row.flag_reason, row.cooldown_until = (
-                    state.value,
-                    False,
-                    "",
-                    None,
-                )
-            elif state is ProviderKeyState.DISABLED:
-                row.state = state.value
-            elif state is ProviderKeyState.RETIRED:
-                row.state, row.retire_time = state.value, row.retire_time or now
+            if "state" in changes:
+                _set_state(row, changes["state"], now)
             row.update_time = now
             shown = {k: (v.value if hasattr(v, "value") else v) for k, v in changes.items()}
             audit.record(session, actor, "provider_key.update", key_id, shown)
@@ -338,9 +330,6 @@ class ProviderKeyStore:
             leased.append(LeasedKey(record, plain.decode()))
         return version, leased
 
-    async def version(self) -> int:
-        return await self._db.read(lambda s: versions.current(s, versions.PROVIDER_KEYS))
-
     async def rewrap_all(self) -> int:
         """Re-wrap every data key still under an older KEK with the current one."""
         current = self._envelope.current_kek_id
@@ -363,8 +352,8 @@ class ProviderKeyStore:
         return rewrapped
 
     @staticmethod
-    def _row(session: Session, key_id: str) -> ProviderKeyRow:
-        row = session.get(ProviderKeyRow, key_id)
+    def _row(session: Session, key_id: str, *, lock: bool = False) -> ProviderKeyRow:
+        row = session.get(ProviderKeyRow, key_id, with_for_update=lock)
         if row is None:
             raise errors.not_found("provider_key", key_id)
         return row

@@ -1,6 +1,7 @@
-"""Composition root of the key vault: database (migrated), KEK, hash key, stores, feeds,
-the sweeper and the servicer; then the gRPC lifecycle. The server binds only after the
-schema is current and the KEK is loaded, so SERVING means ready."""
+"""Composition root of the key vault: database (migrated), KEK, hash key, stores (keys
+and the routers' routing config), their feeds, the sweeper and the servicer; then the
+gRPC lifecycle. The server binds only after the schema is current and the KEK is loaded,
+so SERVING means ready."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from agentopia.v1 import keyvault_service_pb2 as kv_pb2
 from agentopia.v1 import keyvault_service_pb2_grpc as kv_grpc
 
+from keyvault import versions
 from keyvault.access import Guard, KeyDirectory
 from keyvault.audit import AuditLog
 from keyvault.clientkeys import ClientKeyStore
@@ -27,12 +30,14 @@ from keyvault.hashkey import load_or_create_hash_key, rewrap_hash_key
 from keyvault.limits import Limiter, RedisLimiter
 from keyvault.provider_health import KeyHealth
 from keyvault.providerkeys import LeasedKey, ProviderKeyStore
+from keyvault.routing_config import RoutingConfigStore
 from keyvault.servicer import KeyVaultServicer, Parts
-from keyvault.snapshots import ClientSnapshot, build_client_snapshot
+from keyvault.snapshots import ClientSnapshot, build_client_snapshot, build_routing_snapshot
 from keyvault.storage import migrate
 from keyvault.storage.database import Database, make_engine
 from keyvault.usage import ClientUsageReporter
 from keyvault.validation import ProviderServiceValidator, Validator
+from metrics.exposition import start_exposition_from_env
 from services.common.channels import open_channel
 from services.common.hosting import ServiceHost
 from services.common.logs import configure_logging
@@ -93,28 +98,36 @@ class KeyVaultApp:
         hash_key = await load_or_create_hash_key(db, envelope)
 
         # Feeds and stores refer to each other; the lambdas bind late.
-        client_feed: SnapshotFeed[ClientSnapshot] = SnapshotFeed(
-            "client_keys",
-            version=lambda: client_keys.version(),  # noqa: PLW0108 - late binding
+        poll = config.poll_interval_s
+        client_feed: SnapshotFeed[ClientSnapshot] = SnapshotFeed.of_counter(
+            db,
+            versions.CLIENT_KEYS,
             build=lambda: build_client_snapshot(client_keys),
-            poll_interval_s=config.poll_interval_s,
+            poll_interval_s=poll,
         )
-        provider_feed: SnapshotFeed[list[LeasedKey]] = SnapshotFeed(
-            "provider_keys",
-            version=lambda: provider_keys.version(),  # noqa: PLW0108
-            build=lambda: provider_keys.lease_snapshot(),  # noqa: PLW0108
-            poll_interval_s=config.poll_interval_s,
+        provider_feed: SnapshotFeed[list[LeasedKey]] = SnapshotFeed.of_counter(
+            db,
+            versions.PROVIDER_KEYS,
+            build=lambda: provider_keys.lease_snapshot(),  # noqa: PLW0108 - late binding
+            poll_interval_s=poll,
+        )
+        routing_feed: SnapshotFeed[kv_pb2.WatchRoutingConfigResponse] = SnapshotFeed.of_counter(
+            db,
+            versions.ROUTING_CONFIG,
+            build=lambda: build_routing_snapshot(routing_config),
+            poll_interval_s=poll,
         )
         client_keys = ClientKeyStore(db, hash_key, client_feed.changed)
         provider_keys = ProviderKeyStore(db, envelope, provider_feed.changed, reader)
         health = KeyHealth(db, provider_feed.changed)
+        routing_config = RoutingConfigStore(db, routing_feed.changed)
         rewrapped = int(await rewrap_hash_key(db, envelope)) + await provider_keys.rewrap_all()
         if rewrapped:
             _log.info("re-wrapped %d data keys under KEK %s", rewrapped, envelope.current_kek_id)
         if config.admin_key:
             await client_keys.upsert_bootstrap(config.admin_key)
-        await client_feed.start()
-        await provider_feed.start()
+        for feed in (client_feed, provider_feed, routing_feed):
+            await feed.start()
         feeds = client_feed
 
         def directory() -> KeyDirectory | None:
@@ -137,6 +150,8 @@ class KeyVaultApp:
             provider_keys=provider_keys,
             provider_feed=provider_feed,
             health=health,
+            routing_config=routing_config,
+            routing_feed=routing_feed,
             audit_log=AuditLog(db),
             validator=validator,
             rotation_overlap=dt.timedelta(seconds=config.rotation_overlap_s),
@@ -161,8 +176,8 @@ class KeyVaultApp:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self.parts.client_feed.stop()
-        await self.parts.provider_feed.stop()
+        for feed in self.parts.feeds:
+            await feed.stop()
         for close in reversed(self.closers):
             await close()
         await asyncio.to_thread(self.db.dispose)
@@ -208,14 +223,13 @@ async def start(
 async def serve(config: KeyVaultConfig) -> None:
     configure_logging("keyvault", config.log_level)
     tracer_provider = configure_tracing("agentopia-keyvault")
-    if config.prometheus_port:
-        from prometheus_client import start_http_server  # noqa: PLC0415
-
-        start_http_server(config.prometheus_port, addr="127.0.0.1")
+    exposition = start_exposition_from_env(default_port=9103)
     app = await KeyVaultApp.open(config)
 
     async def cleanup() -> None:
         await app.close()
+        if exposition is not None:
+            exposition.close()
         shutdown_tracing(tracer_provider)
 
     await _host(app).run(config.listen, cleanup=cleanup, grace_seconds=config.drain_grace_s)

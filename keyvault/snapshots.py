@@ -1,6 +1,6 @@
-"""What the client-key feed publishes: the WatchClientKeys message (built once per
-change, shared by every watcher) and the directory the key vault authenticates
-its own admin callers from."""
+"""What the feeds publish, built once per change and shared by every watcher: the
+WatchClientKeys message with the directory the key vault authenticates its own admin
+callers from, and the WatchRoutingConfig message."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from agentopia.v1 import keyvault_service_pb2 as kv_pb2
 
 from keyvault.access import KeyDirectory
 from keyvault.clientkeys import ClientKeyStore
-from keyvault.convert import client_key_record
+from keyvault.convert import client_key_record, routing_revision
+from keyvault.routing_config import RoutingConfigStore
 
-__all__ = ["ClientSnapshot", "build_client_snapshot"]
+__all__ = ["ClientSnapshot", "build_client_snapshot", "build_routing_snapshot"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,3 +30,11 @@ async def build_client_snapshot(store: ClientKeyStore) -> tuple[int, ClientSnaps
         version=version,
     )
     return version, ClientSnapshot(message, KeyDirectory(store.hash_key, records))
+
+
+async def build_routing_snapshot(
+    store: RoutingConfigStore,
+) -> tuple[int, kv_pb2.WatchRoutingConfigResponse]:
+    """Only the latest revision is pushed (history stays in the table)."""
+    version, revision = await store.snapshot()
+    return version, kv_pb2.WatchRoutingConfigResponse(revision=routing_revision(revision))

@@ -3,12 +3,15 @@ Redis's own clock, so any number of router replicas enforce one limit per key.""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib.resources
+import logging
 import secrets
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from keyvault.limits.types import (
     KeyUsage,
@@ -16,10 +19,14 @@ from keyvault.limits.types import (
     Reservation,
     check_amounts,
     limit_exceeded,
+    limits_unavailable,
 )
 from keyvault.records import BudgetPeriod
+from services.common.errors import GatewayError
 
 __all__ = ["RedisLimiter"]
+
+_log = logging.getLogger(__name__)
 
 _SCRIPT = importlib.resources.files("keyvault.limits").joinpath("limiter.lua").read_text()
 
@@ -60,7 +67,11 @@ class RedisLimiter:
         self, key_id: str, op: str, period: BudgetPeriod, *args: str | int
     ) -> list[Any]:
         argv = [op, self._window_ms, _kind(period), self._ttl_ms, *args]
-        result: list[Any] = await self._script(keys=self._keys(key_id), args=argv)
+        try:
+            result: list[Any] = await self._script(keys=self._keys(key_id), args=argv)
+        except RedisError as error:
+            _log.warning("limits store unreachable (%s)", type(error).__name__)
+            raise limits_unavailable() from None
         return result
 
     async def reserve(
@@ -86,20 +97,24 @@ class RedisLimiter:
         return Reservation(key_id, rid, tokens, cost_micros, limits.period)
 
     async def settle(self, reservation: Reservation, *, tokens: int, cost_micros: int) -> None:
+        """Never raises for an unreachable store: the reservation then settles at its
+        estimate when its TTL passes (conservative)."""
         check_amounts(tokens, cost_micros)
-        await self._call(
-            reservation.key_id,
-            "settle",
-            reservation.period,
-            reservation.reservation_id,
-            tokens,
-            cost_micros,
-        )
+        with contextlib.suppress(GatewayError):
+            await self._call(
+                reservation.key_id,
+                "settle",
+                reservation.period,
+                reservation.reservation_id,
+                tokens,
+                cost_micros,
+            )
 
     async def release(self, reservation: Reservation) -> None:
-        await self._call(
-            reservation.key_id, "release", reservation.period, reservation.reservation_id
-        )
+        with contextlib.suppress(GatewayError):
+            await self._call(
+                reservation.key_id, "release", reservation.period, reservation.reservation_id
+            )
 
     async def usage(self, key_id: str, limits: Limits) -> KeyUsage:
         values = [int(v) for v in await self._call(key_id, "peek", limits.period)]

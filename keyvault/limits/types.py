@@ -13,7 +13,14 @@ from keyvault.money import format_usd, parse_usd
 from keyvault.records import BudgetPeriod
 from services.common.errors import GatewayError
 
-__all__ = ["KeyUsage", "Limiter", "Limits", "Reservation", "limit_exceeded"]
+__all__ = [
+    "KeyUsage",
+    "Limiter",
+    "Limits",
+    "Reservation",
+    "limit_exceeded",
+    "limits_unavailable",
+]
 
 _PERIOD_OF_PROTO = {
     kv_pb2.BUDGET_PERIOD_DAILY: BudgetPeriod.DAILY,
@@ -130,6 +137,18 @@ def limit_exceeded(
         message,
         retry_after_s=retry,
         metadata={"limit": limit, "limit_value": value},
+    )
+
+
+def limits_unavailable() -> GatewayError:
+    """The shared limits store cannot be reached: fail closed (a router may choose to
+    admit instead by catching this; the bound then no longer holds)."""
+    return GatewayError(
+        grpc.StatusCode.UNAVAILABLE,
+        "limits_unavailable",
+        "The gateway cannot check this key's limits right now; retry shortly.",
+        retryable=True,
+        retry_after_s=1.0,
     )
 
 

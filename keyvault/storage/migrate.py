@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
-__all__ = ["current_revision", "head_revision", "is_current", "upgrade"]
+__all__ = ["current_revision", "downgrade", "head_revision", "is_current", "upgrade"]
 
 _log = logging.getLogger(__name__)
 
@@ -46,10 +46,22 @@ def is_current(engine: Engine) -> bool:
     return current_revision(engine) == head_revision()
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the schema to head; safe to run from several replicas at once."""
+def _locked(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK})
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to `revision`; safe to run from several replicas at once."""
     with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK})
-        command.upgrade(_config(connection), "head")
-    _log.info("key vault schema is at %s", head_revision())
+        _locked(connection)
+        command.upgrade(_config(connection), revision)
+    _log.info("key vault schema is at %s", current_revision(engine))
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Undo migrations down to `revision` (a rollback step; drops what they added)."""
+    with engine.begin() as connection:
+        _locked(connection)
+        command.downgrade(_config(connection), revision)
+    _log.info("key vault schema is at %s", current_revision(engine))

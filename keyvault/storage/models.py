@@ -25,6 +25,7 @@ __all__ = [
     "ClientKeyRow",
     "ProviderKeyRow",
     "ProviderKeyUsageRow",
+    "RoutingConfigRow",
     "UtcDateTime",
     "VersionRow",
     "WrappedSecretRow",
@@ -61,7 +62,7 @@ class Base(DeclarativeBase):
 
 
 class VersionRow(Base):
-    """A change counter per snapshot feed ("client_keys", "provider_keys")."""
+    """A change counter per snapshot feed ("client_keys", "provider_keys", "routing_config")."""
 
     __tablename__ = "kv_versions"
 
@@ -170,3 +171,16 @@ class AuditEventRow(Base):
     target_id: Mapped[str] = mapped_column(String(40), index=True)
     # JSON object of non-secret details.
     details: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class RoutingConfigRow(Base):
+    """One revision of the router's model-routing config (every revision is kept; the
+    highest version is the one in force). The key vault stores the text, never parses it."""
+
+    __tablename__ = "routing_config_revisions"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    toml: Mapped[str] = mapped_column(Text)
+    update_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    # Key id of the admin whose key authorised the change.
+    updated_by: Mapped[str] = mapped_column(String(40))

@@ -19,6 +19,7 @@ import grpc
 from agentopia.v1 import keyvault_service_pb2 as kv_pb2
 from agentopia.v1 import keyvault_service_pb2_grpc as kv_grpc
 
+from keyvault.limits import Limits
 from services.common.errors import GatewayError
 from services.router.errors import unauthenticated
 
@@ -39,6 +40,8 @@ class Principal:
     team: str
     owner: str
     allowed_models: frozenset[str]
+    # None when the key has no RPM, TPM or budget limit (no limiter round trip then).
+    limits: Limits | None = None
 
     def may_use(self, model: str) -> bool:
         return not self.allowed_models or model in self.allowed_models
@@ -49,6 +52,11 @@ class _Entry:
     principal: Principal
     revoked: bool
     expires_at: float  # epoch seconds; 0 = never
+
+
+def _limits_of(key: kv_pb2.ClientKey) -> Limits | None:
+    limits = Limits.of(key)
+    return None if limits == Limits(period=limits.period) else limits
 
 
 def bearer_token(metadata: Iterable[tuple[str, str | bytes]] | None) -> str | None:
@@ -82,6 +90,7 @@ class KeyCache:
                     team=key.team,
                     owner=key.owner,
                     allowed_models=frozenset(key.allowed_models),
+                    limits=_limits_of(key),
                 ),
                 revoked=key.revoked or key.HasField("revoke_time"),
                 expires_at=key.expire_time.seconds if key.HasField("expire_time") else 0.0,
@@ -140,4 +149,4 @@ class KeyCache:
             except grpc.aio.AioRpcError as error:
                 _log.warning("key watch interrupted (%s); reconnecting", error.code().name)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            delay = min(delay * 2, 1.0)  # ≤ 1 s keeps "revoked within one second" across restarts

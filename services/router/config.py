@@ -22,6 +22,12 @@ class RouterConfig:
     models_file: str
     drain_grace_s: float
     log_level: str
+    # Shared limiter store for client-key limits across replicas ("" = in-process).
+    limits_redis_url: str
+    limits_prefix: str
+    # Active health checks / self-tests per deployment (0 disables).
+    health_check_interval_s: float
+    self_test_interval_s: float
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RouterConfig:
@@ -34,4 +40,8 @@ class RouterConfig:
             models_file=env_str("AGENTOPIA_MODELS_FILE", "", env),
             drain_grace_s=env_float("AGENTOPIA_DRAIN_GRACE_S", 30.0, env),
             log_level=env_str("AGENTOPIA_LOG_LEVEL", "INFO", env),
+            limits_redis_url=env_str("AGENTOPIA_LIMITS_REDIS_URL", "", env),
+            limits_prefix=env_str("AGENTOPIA_LIMITS_PREFIX", "agentopia:limits", env),
+            health_check_interval_s=env_float("AGENTOPIA_HEALTH_CHECK_INTERVAL_S", 60.0, env),
+            self_test_interval_s=env_float("AGENTOPIA_SELF_TEST_INTERVAL_S", 900.0, env),
         )

@@ -13,12 +13,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import grpc
+from agentopia.v1 import chat_pb2, metrics_service_pb2
 from agentopia.v1 import provider_service_pb2 as pv_pb2
 from agentopia.v1 import provider_service_pb2_grpc as pv_grpc
 from opentelemetry import trace
 
+from keyvault.limits import Reservation
 from metrics.semconv import genai_span_attributes
 from services.common.errors import GatewayError
+from services.router.admission import Admission
 from services.router.auth import Principal
 from services.router.requests import CHAT, ParsedBody
 from services.router.routing import (
@@ -33,7 +36,7 @@ from services.router.routing import (
     route_headers,
     select,
 )
-from services.router.usage import Outcome, UsageSink, build_event
+from services.router.usage import Outcome, UsageSink, build_event, price_event
 
 __all__ = ["Completed", "InferenceRequest", "Pipeline", "StreamOpened"]
 
@@ -74,7 +77,9 @@ class StreamOpened:
         attempt: Attempt,
         call: grpc.aio.UnaryStreamCall[pv_pb2.StreamGenerateRequest, pv_pb2.StreamGenerateResponse],
         first: bytes,
+        reservation: Reservation | None,
     ) -> None:
+        self._reservation = reservation
         self._pipeline = pipeline
         self._request = request
         self._plan = plan
@@ -103,7 +108,10 @@ class StreamOpened:
         finally:
             self._call.cancel()
             self._plan.close()
-            self._pipeline.account(self._request, self._plan, outcome)
+            # Something was streamed: the upstream consumed tokens even if cut short.
+            self._pipeline.account(
+                self._request, self._plan, outcome, self._reservation, consumed=True
+            )
 
 
 class Pipeline:
@@ -115,12 +123,15 @@ class Pipeline:
         state: RoutingState,
         planner: Planner,
         usage: UsageSink,
+        admission: Admission | None = None,
     ) -> None:
         self._provider = provider
         self._registry = registry
         self._state = state
         self._planner = planner
         self._usage = usage
+        self._admission = admission
+        self._settling: set[asyncio.Task[None]] = set()
 
     def decide(self, request: InferenceRequest) -> Decision:
         body = request.parsed.body
@@ -133,8 +144,19 @@ class Pipeline:
             health=self._state,
         )
 
+    async def _admit(self, request: InferenceRequest, decision: Decision) -> Reservation | None:
+        if self._admission is None:
+            return None
+        try:
+            return await self._admission.admit(request.principal, decision)
+        except GatewayError as error:
+            self.account(request, None, Outcome(error=error), None, consumed=False)
+            raise
+
     async def complete(self, request: InferenceRequest) -> Completed:
-        plan = self._planner.attempts(self.decide(request), deadline_s=request.deadline_s)
+        decision = self.decide(request)
+        reservation = await self._admit(request, decision)
+        plan = self._planner.attempts(decision, deadline_s=request.deadline_s)
         outcome = Outcome()
         try:
             async with plan:
@@ -154,12 +176,14 @@ class Pipeline:
             outcome.error = error
             raise
         finally:
-            self.account(request, plan, outcome)
+            self.account(request, plan, outcome, reservation, consumed=outcome.usage is not None)
         raise AssertionError("unreachable: the plan raises when it runs out")  # pragma: no cover
 
     async def open_stream(self, request: InferenceRequest) -> StreamOpened:
         """Attempts until one produces its first chunk; failures before that fail over."""
-        plan = self._planner.attempts(self.decide(request), deadline_s=request.deadline_s)
+        decision = self.decide(request)
+        reservation = await self._admit(request, decision)
+        plan = self._planner.attempts(decision, deadline_s=request.deadline_s)
         try:
             async for attempt in plan:
                 call = self._provider.StreamGenerate(
@@ -183,24 +207,64 @@ class Pipeline:
                     attempt=attempt,
                     call=call,
                     first=first.chunk_json,
+                    reservation=reservation,
                 )
         except GatewayError as error:
             plan.close()
-            self.account(request, plan, Outcome(error=error))
+            self.account(request, plan, Outcome(error=error), reservation, consumed=False)
             raise
         raise AssertionError("unreachable: the plan raises when it runs out")  # pragma: no cover
 
-    def account(self, request: InferenceRequest, plan: Plan, outcome: Outcome) -> None:
-        """Describe the request on its span now; price and queue the event after the
-        response has been handed to gRPC (call_soon), off the request's latency."""
+    def account(
+        self,
+        request: InferenceRequest,
+        plan: Plan | None,
+        outcome: Outcome,
+        reservation: Reservation | None,
+        *,
+        consumed: bool,
+    ) -> None:
+        """Describe the request on its span now; price, record and settle after the
+        response has been handed to gRPC, off the request's latency."""
         try:
             event = build_event(request, plan, outcome)
             span = trace.get_current_span()
             if span.is_recording():
                 span.set_attributes(genai_span_attributes(event))
-            asyncio.get_running_loop().call_soon(self._usage.record, event)
+            if reservation is None:
+                asyncio.get_running_loop().call_soon(self._record, event)
+                return
+            task = asyncio.get_running_loop().create_task(
+                self._record_and_settle(event, reservation, outcome.usage, consumed=consumed)
+            )
+            self._settling.add(task)
+            task.add_done_callback(self._settling.discard)
         except Exception:  # accounting must never fail a request
             _log.exception("usage event dropped", extra={"request_id": request.request_id})
+
+    def _record(self, event: metrics_service_pb2.UsageEvent) -> int | None:
+        cost_micros = price_event(event)
+        self._usage.record(event)
+        return cost_micros
+
+    async def _record_and_settle(
+        self,
+        event: metrics_service_pb2.UsageEvent,
+        reservation: Reservation,
+        usage: chat_pb2.Usage | None,
+        *,
+        consumed: bool,
+    ) -> None:
+        cost_micros = self._record(event)
+        assert self._admission is not None
+        await self._admission.finish(
+            reservation, usage=usage, cost_micros=cost_micros, consumed=consumed
+        )
+
+    async def drain(self) -> None:
+        """Wait for pending settlements (graceful shutdown)."""
+        if self._settling:
+            await asyncio.gather(*self._settling, return_exceptions=True)
 
     def _invocation(self, request: InferenceRequest, attempt: Attempt) -> pv_pb2.Invocation:
         return pv_pb2.Invocation(

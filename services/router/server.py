@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import socket
 import time
+from importlib import resources
 from pathlib import Path
 
 import grpc
@@ -15,27 +17,34 @@ from agentopia.v1 import inference_service_pb2_grpc as inf_grpc
 from agentopia.v1 import openai_compat_service_pb2_grpc as oc_grpc
 from agentopia.v1 import provider_service_pb2 as pv_pb2
 from agentopia.v1 import provider_service_pb2_grpc as pv_grpc
+from agentopia.v1 import routing_admin_service_pb2_grpc as ra_grpc
 
+from keyvault.limits import open_limiter
 from metrics.client import UsageRecorder
 from metrics.exposition import GatewayInstruments, start_exposition_from_env
 from services.common.channels import open_channel, wait_until_serving
 from services.common.hosting import ServiceHost
 from services.common.logs import configure_logging
 from services.common.tracing import configure_tracing, shutdown_tracing
+from services.router.admin_servicer import RoutingAdminServicer
+from services.router.admission import Admission
 from services.router.auth import KeyCache
 from services.router.catalog import Catalog
 from services.router.config import RouterConfig
+from services.router.config_store import KeyVaultConfigStore
+from services.router.health import CircuitPublisher, Probes
 from services.router.inference_servicer import InferenceServicer
 from services.router.openai_servicer import OpenAICompatServicer
 from services.router.pipeline import Pipeline
 from services.router.routing import (
+    HealthMonitor,
     Planner,
     Registry,
     RegistryHolder,
     RoutingState,
-    load_default,
-    load_path,
+    parse_registry,
 )
+from services.router.routing_config import ConfigRevision, LiveRegistry
 from services.router.usage import RecordingSink
 
 __all__ = ["serve"]
@@ -44,10 +53,19 @@ _log = logging.getLogger(__name__)
 _PROVIDER_REFRESH_S = 30.0
 
 
-def _load_registry(config: RouterConfig) -> Registry:
+def _initial_revision(config: RouterConfig) -> tuple[Registry, ConfigRevision]:
+    """The shipped registry (or AGENTOPIA_MODELS_FILE) until the store has a newer one."""
     if config.models_file:
-        return load_path(Path(config.models_file))
-    return load_default()
+        source = config.models_file
+        text = Path(source).read_text(encoding="utf-8")
+    else:
+        source = "models.toml"
+        text = resources.files("services.router.routing").joinpath(source).read_text("utf-8")
+    registry = parse_registry(text, source=source)
+    revision = ConfigRevision(
+        version=registry.version, toml=text, update_time=dt.datetime.now(dt.UTC), updated_by=""
+    )
+    return registry, revision
 
 
 async def _follow_providers(stub: pv_grpc.ProviderServiceAsyncStub, state: RoutingState) -> None:
@@ -70,11 +88,22 @@ async def serve(config: RouterConfig) -> None:
     keyvault_channel = open_channel(config.keyvault_target)
 
     instruments = GatewayInstruments()
-    # A target, not a traced channel: the recorder tunes its own reconnect backoff.
-    recorder = UsageRecorder(config.metrics_target, instruments=instruments.recorder)
-    registry = RegistryHolder(_load_registry(config))
-    state = RoutingState(registry.current)
+    initial, revision = _initial_revision(config)
+    registry = RegistryHolder(initial)
+    live = LiveRegistry(registry, revision)
+    state = RoutingState(
+        registry.current,
+        on_circuit_change=lambda *change: circuits.on_change(*change),  # noqa: PLW0108 (bound below)
+    )
+    circuits = CircuitPublisher(state, instruments)
     registry.subscribe(state.sync)
+    # A target, not a traced channel: the recorder tunes its own reconnect backoff.
+    recorder = UsageRecorder(
+        config.metrics_target,
+        instruments=instruments.recorder,
+        health_source=circuits.health_report,
+    )
+    limiter = open_limiter(config.limits_redis_url, prefix=config.limits_prefix)
     provider = pv_grpc.ProviderServiceStub(provider_channel)
     pipeline = Pipeline(
         provider=provider,
@@ -82,13 +111,28 @@ async def serve(config: RouterConfig) -> None:
         state=state,
         planner=Planner(state),
         usage=RecordingSink(recorder, instruments),
+        admission=Admission(limiter),
     )
+    probes = Probes(provider, state)
+    monitor = (
+        HealthMonitor(
+            state,
+            probes.check,
+            self_test=probes.self_test if config.self_test_interval_s > 0 else None,
+            interval_s=config.health_check_interval_s,
+            self_test_interval_s=config.self_test_interval_s or 1.0,
+        )
+        if config.health_check_interval_s > 0
+        else None
+    )
+    store = KeyVaultConfigStore(keyvault_channel, watcher=socket.gethostname())
     catalog = Catalog(registry, created=int(time.time()))
     keys = KeyCache()
     openai = OpenAICompatServicer(
         pipeline=pipeline, keys=keys, catalog=catalog, max_body_bytes=config.max_body_bytes
     )
     typed = InferenceServicer(pipeline=pipeline, keys=keys, catalog=catalog)
+    admin = RoutingAdminServicer(keys=keys, live=live, store=store, state=state, monitor=monitor)
 
     host = ServiceHost("router", max_message_bytes=config.max_body_bytes + 1024 * 1024)
     host.add(
@@ -99,10 +143,17 @@ async def serve(config: RouterConfig) -> None:
         "agentopia.v1.InferenceService",
         lambda server: inf_grpc.add_InferenceServiceServicer_to_server(typed, server),
     )
+    host.add(
+        "agentopia.v1.RoutingAdminService",
+        lambda server: ra_grpc.add_RoutingAdminServiceServicer_to_server(admin, server),
+    )
     background = [
         asyncio.create_task(keys.follow(keyvault_channel, watcher=socket.gethostname())),
         asyncio.create_task(_follow_providers(provider, state)),
+        asyncio.create_task(live.follow(store)),
     ]
+    if monitor is not None:
+        background.append(asyncio.create_task(monitor.run()))
     recorder.start()
 
     async def ready() -> None:
@@ -114,7 +165,9 @@ async def serve(config: RouterConfig) -> None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await pipeline.drain()
         await recorder.aclose()
+        await limiter.aclose()
         for channel in (provider_channel, keyvault_channel):
             await channel.close(None)
         if exposition is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from services.router.pipeline import InferenceRequest
     from services.router.routing import Plan
 
-__all__ = ["Outcome", "RecordingSink", "UsageSink", "build_event"]
+__all__ = ["Outcome", "RecordingSink", "UsageSink", "build_event", "price_event"]
 
 
 class UsageSink(Protocol):
@@ -36,27 +37,34 @@ class Outcome:
 
 
 class RecordingSink:
-    """Price the event, count it in this process's Prometheus instruments, then hand
-    it to the batching recorder for the metrics service (which re-prices nothing
-    already priced and prices what is not)."""
+    """Count the event in this process's Prometheus instruments, then hand it to the
+    batching recorder for the metrics service (which prices what arrives unpriced)."""
 
     def __init__(self, recorder: UsageRecorder, instruments: GatewayInstruments) -> None:
         self._recorder = recorder
         self._instruments = instruments
 
     def record(self, event: metrics_service_pb2.UsageEvent) -> None:
-        priced = price(event.model, event, provider=event.provider)
-        if isinstance(priced, Priced):
-            event.cost_usd = priced.cost_str
         self._instruments.observe_usage(event)
         self._recorder.record(event)
 
 
+def price_event(event: metrics_service_pb2.UsageEvent) -> int | None:
+    """Set the event's exact cost from the price table; its cost in micro-USD
+    (rounded up), or None when the model has no price (left unpriced, never $0)."""
+    priced = price(event.model, event, provider=event.provider)
+    if not isinstance(priced, Priced):
+        return None
+    event.cost_usd = priced.cost_str
+    return math.ceil(priced.cost_usd * 1_000_000)
+
+
 def build_event(
-    request: InferenceRequest, plan: Plan, outcome: Outcome
+    request: InferenceRequest, plan: Plan | None, outcome: Outcome
 ) -> metrics_service_pb2.UsageEvent:
+    """`plan` is None when the request was refused before any attempt (limits)."""
     latency_ms = (time.perf_counter() - request.started) * 1000.0
-    served = plan.served or (plan.attempts[-1] if plan.attempts else None)
+    served = None if plan is None else plan.served or (plan.attempts[-1] if plan.attempts else None)
     error = outcome.error
     event = metrics_service_pb2.UsageEvent(
         request_id=request.request_id,
@@ -68,8 +76,8 @@ def build_event(
         latency_ms=latency_ms,
         status_code=200 if error is None else error.http_status,
         error_code="" if error is None else error.code,
-        retries=plan.retries,
-        failovers=plan.failovers,
+        retries=0 if plan is None else plan.retries,
+        failovers=0 if plan is None else plan.failovers,
     )
     if served is not None:
         event.model = served.response_model

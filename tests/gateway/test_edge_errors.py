@@ -112,9 +112,12 @@ async def test_unary_http_body_errors(mesh: Mesh) -> None:
     assert body["error"]["code"] == "not_found"
 
 
-async def test_status_the_transcoder_cannot_render_is_still_wrapped(mesh: Mesh) -> None:
-    """Without google/rpc/error_details.proto in the descriptor set, a GatewayError
-    (Status with ErrorInfo) reaches the edge unconverted: empty application/grpc body."""
+async def test_gateway_error_without_an_openai_body_is_wrapped_from_its_status(
+    mesh: Mesh,
+) -> None:
+    """A GatewayError (Status with ErrorInfo) that sets no x-agentopia-error: the
+    transcoder renders the Status (error_details.proto is in the descriptor set) and
+    the edge takes the stable code from ErrorInfo.reason."""
     status, headers, body = await post(mesh.edge, {"model": "error-gateway", "messages": []})
     assert status == 503
     assert headers["Content-Type"] == "application/json"
@@ -122,7 +125,7 @@ async def test_status_the_transcoder_cannot_render_is_still_wrapped(mesh: Mesh) 
         "message": "Provider down; retry in 5%.",
         "type": "server_error",
         "param": None,
-        "code": "service_unavailable",
+        "code": "upstream_unavailable",
     }
     assert_clean_headers(headers)
     async with aiohttp.ClientSession(mesh.edge.url) as http:
@@ -131,7 +134,8 @@ async def test_status_the_transcoder_cannot_render_is_still_wrapped(mesh: Mesh) 
             assert reply.status == 404
             assert reply.headers["content-type"] == "application/json"
             assert_clean_headers(reply.headers)
-    assert admin == {"code": 5, "message": "No such key.", "details": []}
+    assert admin["code"] == 5 and admin["message"] == "No such key."
+    assert admin["details"][0]["reason"] == "KEY_NOT_FOUND"
 
 
 async def test_unknown_openai_path_is_an_openai_404(mesh: Mesh) -> None:

@@ -119,3 +119,25 @@ async def test_console_files_are_served(tmp_path: pathlib.Path) -> None:
             assert await reply.text() == "console.log('agentopia')"
         async with http.get("/missing.css") as reply:
             assert reply.status == 404
+
+
+async def test_internal_methods_are_not_reachable_through_the_edge(mesh: Mesh) -> None:
+    async with grpc.aio.insecure_channel(mesh.edge.grpc_target) as channel:
+        stub = keyvault_service_pb2_grpc.KeyVaultServiceStub(channel)
+        watch = stub.WatchClientKeys(keyvault_service_pb2.WatchClientKeysRequest(watcher="x"))
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            async for _ in watch:
+                pass
+        assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        routing = stub.WatchRoutingConfig(
+            keyvault_service_pb2.WatchRoutingConfigRequest(watcher="x")
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            async for _ in routing:
+                pass
+        assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.PutRoutingConfig(
+                keyvault_service_pb2.PutRoutingConfigRequest(toml="x", expected_version=1)
+            )
+        assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED

@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 import psycopg
 import pytest
+import redis
 from agentopia.v1 import keyvault_service_pb2_grpc as kv_grpc
 
 from keyvault.config import KeyVaultConfig
@@ -55,8 +56,16 @@ def pg_schemas() -> Iterator[Callable[[], str]]:
 
 
 @pytest.fixture(scope="session")
-def redis_prefix() -> str:
-    return f"agentopia-test:{_RUN}"
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of this run; its keys are deleted at the end of the session."""
+    prefix = f"agentopia-test:{_RUN}"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        for name in client.scan_iter(match=f"{prefix}*"):
+            client.delete(name)
+    finally:
+        client.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -119,13 +128,13 @@ async def start_vault() -> AsyncIterator[Callable[..., Any]]:
     ) -> Vault:
         running = await start(config, validator=validator, interceptors=interceptors)
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
-        vault = Vault(running, channel, kv_grpc.KeyVaultServiceStub(channel))  # type: ignore[arg-type]
+        vault = Vault(running, channel, kv_grpc.KeyVaultServiceStub(channel))
         started.append(vault)
         return vault
 
     yield launch
     for vault in started:
-        await vault.channel.close()
+        await vault.channel.close(None)
         await vault.running.stop()
 
 

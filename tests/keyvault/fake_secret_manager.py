@@ -69,7 +69,9 @@ class FakeSecretManager:
         return types.SecretVersion(name=request.name, state=types.SecretVersion.State.DESTROYED)
 
     async def start(self) -> str:
-        def handler(fn: Any, request_type: Any, response_type: Any) -> grpc.RpcMethodHandler:
+        def handler(
+            fn: Any, request_type: Any, response_type: Any
+        ) -> grpc.RpcMethodHandler[Any, Any]:
             return grpc.unary_unary_rpc_method_handler(
                 fn,
                 request_deserializer=request_type.deserialize,

@@ -4,7 +4,7 @@ condition (generous timeout; no timed assertions)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterable, Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -12,7 +12,7 @@ TIMEOUT = 30.0
 
 
 class Follower(Generic[T]):
-    def __init__(self, call: AsyncIterator[T]) -> None:
+    def __init__(self, call: AsyncIterable[T]) -> None:
         self.latest: T | None = None
         self.seen: list[T] = []
         self._call = call

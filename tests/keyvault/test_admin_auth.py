@@ -31,6 +31,8 @@ def test_every_rpc_declares_its_access() -> None:
     assert None not in declared.values(), declared
     assert declared["WatchClientKeys"] is Access.INTERNAL
     assert declared["WatchProviderKeys"] is declared["ReportKeyOutcomes"] is Access.SERVICE
+    assert declared["WatchRoutingConfig"] is Access.INTERNAL
+    assert declared["PutRoutingConfig"] is Access.FORWARDED_WRITE
     http_rules = {
         m.name
         for m in service.methods
@@ -40,7 +42,9 @@ def test_every_rpc_declares_its_access() -> None:
     assert admin_rpcs == http_rules  # every admin RPC has a REST mapping, internal ones none
 
 
-async def _create(vault: Vault, role: int, **fields: Any) -> kv_pb2.CreateClientKeyResponse:
+async def _create(
+    vault: Vault, role: kv_pb2.KeyRole.ValueType, **fields: Any
+) -> kv_pb2.CreateClientKeyResponse:
     response: kv_pb2.CreateClientKeyResponse = await vault.stub.CreateClientKey(
         kv_pb2.CreateClientKeyRequest(role=role, **fields), metadata=admin()
     )

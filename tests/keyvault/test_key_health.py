@@ -7,7 +7,7 @@ import datetime as dt
 import secrets
 
 from agentopia.v1 import keyvault_service_pb2 as kv_pb2
-from google.protobuf import duration_pb2
+from google.protobuf import duration_pb2, field_mask_pb2
 
 from tests.keyvault.conftest import SERVICE_TOKEN, Vault, admin
 from tests.keyvault.streams import Follower
@@ -50,7 +50,9 @@ async def test_401_disables_and_flags_the_key(vault: Vault) -> None:
     # An admin re-enables it; that clears the flag.
     patch = kv_pb2.ProviderKey(key_id=key_id, state=kv_pb2.PROVIDER_KEY_STATE_ACTIVE)
     await vault.stub.UpdateProviderKey(
-        kv_pb2.UpdateProviderKeyRequest(key=patch, update_mask={"paths": ["state"]}),
+        kv_pb2.UpdateProviderKeyRequest(
+            key=patch, update_mask=field_mask_pb2.FieldMask(paths=["state"])
+        ),
         metadata=admin(),
     )
     key = await _get(vault, key_id)
@@ -59,7 +61,7 @@ async def test_401_disables_and_flags_the_key(vault: Vault) -> None:
 
 async def test_429_cools_the_key_down_until_retry_after(vault: Vault) -> None:
     key_id = await _key(vault)
-    lease = Follower(
+    lease: Follower[kv_pb2.WatchProviderKeysResponse] = Follower(
         vault.stub.WatchProviderKeys(
             kv_pb2.WatchProviderKeysRequest(watcher="t"), metadata=admin(SERVICE_TOKEN)
         )

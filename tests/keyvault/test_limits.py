@@ -8,10 +8,10 @@ import datetime as dt
 import itertools
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import grpc
 import pytest
-import redis.asyncio as aioredis
 from agentopia.v1 import keyvault_service_pb2 as kv_pb2
 
 from keyvault.limits import Limiter, Limits, MemoryLimiter, RedisLimiter, Reservation
@@ -25,22 +25,13 @@ _KEYS = itertools.count()
 MakeLimiter = Callable[..., Limiter]
 
 
-@pytest.fixture(scope="module")
-async def redis_cleanup(redis_prefix: str) -> AsyncIterator[None]:
-    yield
-    client = aioredis.Redis.from_url(REDIS_URL)
-    async for name in client.scan_iter(match=f"{redis_prefix}*"):
-        await client.delete(name)
-    await client.aclose()
-
-
 @pytest.fixture(params=["redis", "memory"])
 async def make_limiter(
-    request: pytest.FixtureRequest, redis_prefix: str, redis_cleanup: None
+    request: pytest.FixtureRequest, redis_prefix: str
 ) -> AsyncIterator[MakeLimiter]:
     made: list[Limiter] = []
 
-    def make(**options: float) -> Limiter:
+    def make(**options: Any) -> Limiter:
         limiter: Limiter
         if request.param == "redis":
             limiter = RedisLimiter.from_url(REDIS_URL, prefix=redis_prefix, **options)
@@ -207,3 +198,19 @@ def test_limits_of_a_watched_client_key() -> None:
     )
     assert Limits.of(key) == Limits(60, 1000, 1_250_000, BudgetPeriod.WEEKLY)
     assert Limits.of(kv_pb2.ClientKey()) == Limits()
+
+
+async def test_an_unreachable_store_fails_closed_on_reserve_only() -> None:
+    limiter = RedisLimiter.from_url("redis://127.0.0.1:1/0")  # nothing listens there
+    try:
+        with pytest.raises(GatewayError) as caught:
+            await limiter.reserve("key_x", Limits(rpm=1), tokens=1, cost_micros=0)
+        assert (caught.value.status, caught.value.code) == (
+            grpc.StatusCode.UNAVAILABLE,
+            "limits_unavailable",
+        )
+        reservation = Reservation("key_x", "r1", 1, 0, BudgetPeriod.MONTHLY)
+        await limiter.settle(reservation, tokens=1, cost_micros=0)  # settles at TTL instead
+        await limiter.release(reservation)
+    finally:
+        await limiter.aclose()

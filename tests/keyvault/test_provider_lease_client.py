@@ -68,7 +68,6 @@ async def test_picks_follow_weights_and_skip_other_providers(
     assert set(picks) == {light, heavy}
     assert picks[heavy] > 4 * picks[light]
     assert lease.pick("nobody") is None
-    assert "secret" not in repr(lease.get(heavy)).split("key_id")[0] + repr(lease.get(heavy))[0:0]
     assert lease.get(heavy).secret not in repr(lease.get(heavy))  # type: ignore[union-attr]
 
 
@@ -87,7 +86,6 @@ async def test_headroom_and_rotation_steer_traffic(vault: Vault, lease: Provider
         metadata=admin(),
     )
     await _until(lambda: len([k for k in lease._keys.values() if k.overlapping]) == 1)
-    assert {lease.pick("mock").key_id for _ in range(200)} != {second}  # type: ignore[union-attr]
     assert second not in {lease.pick("mock").key_id for _ in range(200)}  # type: ignore[union-attr]
 
 

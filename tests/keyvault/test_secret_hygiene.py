@@ -32,7 +32,8 @@ async def _expect_error(call: Any, errors: list[bytes]) -> None:
         result = await call
     except grpc.aio.AioRpcError as error:
         errors.append(str(error.details()).encode())
-        for key, value in error.trailing_metadata() or ():
+        trailing: Any = error.trailing_metadata() or ()
+        for key, value in trailing:
             errors.append(
                 key.encode() + b"=" + (value if isinstance(value, bytes) else value.encode())
             )
@@ -53,7 +54,7 @@ async def test_no_key_material_in_logs_traces_or_errors(
     vault: Vault = await start_vault(
         make_config(), interceptors=[tracing.server_interceptor(provider)]
     )
-    stub, errors = vault.stub, []
+    stub, errors = vault.stub, list[bytes]()
     provider_secret = "sk-prov-" + secrets.token_urlsafe(24)
     rotated_secret = "sk-rot-" + secrets.token_urlsafe(24)
     refused_secret = "sk-refused-" + secrets.token_urlsafe(24)

@@ -43,7 +43,7 @@ class FakeProviderService(pv_grpc.ProviderServiceServicer):
 
 @pytest.fixture
 async def provider() -> AsyncIterator[tuple[FakeProviderService, str]]:
-    fake = FakeProviderService()
+    fake = FakeProviderService()  # type: ignore[abstract]  # the stubs' ABC only
     server = grpc.aio.server()
     pv_grpc.add_ProviderServiceServicer_to_server(fake, server)
     port = server.add_insecure_port("127.0.0.1:0")
@@ -122,7 +122,7 @@ async def test_the_validator_maps_a_rate_limit_to_valid() -> None:
             ).abort(context)
 
     server = grpc.aio.server()
-    pv_grpc.add_ProviderServiceServicer_to_server(RateLimited(), server)
+    pv_grpc.add_ProviderServiceServicer_to_server(RateLimited(), server)  # type: ignore[abstract]
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
@@ -134,5 +134,5 @@ async def test_the_validator_maps_a_rate_limit_to_valid() -> None:
         result = await ProviderServiceValidator(channel).validate(record, "m")
         assert (result.result, result.upstream_status) == ("rate_limited", 429)
     finally:
-        await channel.close()
+        await channel.close(None)
         await server.stop(0)

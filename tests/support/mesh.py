@@ -53,6 +53,8 @@ class Mesh:
     workdir: Path
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     admin_key: str = ADMIN_KEY
+    # What the router was started with: reuse it to start more router replicas.
+    router_env: dict[str, str] = field(default_factory=dict)
 
     def target(self, name: str) -> str:
         return f"127.0.0.1:{self.services[name].port}"
@@ -111,6 +113,9 @@ async def run_mesh(
         "AGENTOPIA_ADMIN_KEY": ADMIN_KEY,
         "AGENTOPIA_PROMETHEUS_PORT": "0",
         "AGENTOPIA_LOG_LEVEL": "INFO",
+        # Active probes would interleave with tests' own upstream traffic; tests that
+        # exercise them turn them on.
+        "AGENTOPIA_HEALTH_CHECK_INTERVAL_S": "0",
         **(env or {}),
     }
     (workdir / "data").mkdir(exist_ok=True)
@@ -152,11 +157,12 @@ async def run_mesh(
             "AGENTOPIA_METRICS_TARGET": mesh.target("metrics"),
             "AGENTOPIA_PROVIDER_TARGET": mesh.target("provider"),
         }
+        mesh.router_env = env_of("router", router_env)
         mesh.services["router"] = await start_service(
             "router",
             "services.router",
             workdir,
-            env_of("router", router_env),
+            mesh.router_env,
             listen_var="AGENTOPIA_ROUTER_LISTEN",
         )
         yield mesh
