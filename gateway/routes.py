@@ -65,6 +65,7 @@ class ServiceRoute:
 SERVICE_ROUTES: tuple[ServiceRoute, ...] = (
     ServiceRoute("agentopia.v1.OpenAICompatService", "router", ("/v1/",)),
     ServiceRoute("agentopia.v1.InferenceService", "router"),
+    ServiceRoute("agentopia.v1.RoutingAdminService", "router", ("/agentopia/v1/routing",)),
     ServiceRoute(
         "agentopia.v1.KeyVaultService",
         "keyvault",

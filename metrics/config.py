@@ -23,6 +23,9 @@ class MetricsConfig:
     grace_s: float
     health_ttl_s: float
     log_level: str
+    # Report APIs authenticate callers from the key vault's pushed key table
+    # (viewer or admin keys); "" turns that off (tests of the service alone).
+    keyvault_target: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> MetricsConfig:
@@ -42,4 +45,5 @@ class MetricsConfig:
             grace_s=env_float("AGENTOPIA_METRICS_GRACE_S", 10.0, source),
             health_ttl_s=env_float("AGENTOPIA_METRICS_HEALTH_TTL_S", 30.0, source, minimum=1.0),
             log_level=env_str("AGENTOPIA_LOG_LEVEL", "INFO", source),
+            keyvault_target=env_str("AGENTOPIA_KEYVAULT_TARGET", "127.0.0.1:50053", source),
         )

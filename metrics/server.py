@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agentopia.v1 import metrics_service_pb2_grpc as pb_grpc
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from keyvault.client.keycache import KeyCache
 from metrics import pricing
 from metrics.config import MetricsConfig
 from metrics.exposition import MetricsServiceInstruments, start_exposition
@@ -21,6 +23,7 @@ from metrics.storage import db
 from metrics.storage.reports import UsageReports
 from metrics.storage.store import UsageStore
 from services.common import tracing
+from services.common.channels import open_channel
 from services.common.entry import run_service
 from services.common.hosting import ServiceHost
 from services.common.logs import configure_logging
@@ -75,8 +78,8 @@ class Service:
     async def ready(self) -> None:
         """Dependencies are up: the database answers. Starts the live ticker."""
         await asyncio.to_thread(self.store.ping)
-        if not self._tasks:
-            self._tasks.append(asyncio.create_task(self.live.run()))
+        if not any(task.get_name() == "live" for task in self._tasks):
+            self._tasks.append(asyncio.create_task(self.live.run(), name="live"))
 
     async def cleanup(self) -> None:
         for task in self._tasks:
@@ -93,7 +96,9 @@ async def build(config: MetricsConfig, *, registry: CollectorRegistry = REGISTRY
     table = pricing.default_table()
     store = await _prepare_database(config)
     live = LiveHub(health_ttl_s=config.health_ttl_s)
+    keys = KeyCache() if config.keyvault_target else None
     servicer = MetricsServicer(
+        keys=keys,
         store=store,
         reports=UsageReports(store.engine),
         live=live,
@@ -103,6 +108,13 @@ async def build(config: MetricsConfig, *, registry: CollectorRegistry = REGISTRY
     host = MetricsHost(live)
     host.add(SERVICE_NAME, lambda srv: pb_grpc.add_MetricsServiceServicer_to_server(servicer, srv))
     service = Service(host=host, servicer=servicer, store=store, live=live, table=table)
+    if keys is not None:
+        # Never part of readiness: ingest must work while the key vault is away;
+        # reports answer "retry shortly" until the first key snapshot arrives.
+        channel = open_channel(config.keyvault_target)
+        service._tasks.append(
+            asyncio.create_task(keys.follow(channel, watcher=f"metrics@{socket.gethostname()}"))
+        )
     if config.prometheus_port:
         exposition = start_exposition(
             config.prometheus_port, addr=config.prometheus_addr, registry=registry

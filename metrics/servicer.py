@@ -16,6 +16,7 @@ from agentopia.v1 import metrics_service_pb2_grpc as pb_grpc
 from google.api import httpbody_pb2
 from google.protobuf import json_format
 
+from keyvault.client.keycache import KeyCache, bearer_token, require_role
 from metrics import errors, pricing
 from metrics.exposition import MetricsServiceInstruments
 from metrics.live import LiveHub
@@ -50,8 +51,10 @@ class MetricsServicer(pb_grpc.MetricsServiceServicer):
         live: LiveHub,
         instruments: MetricsServiceInstruments,
         table: pricing.PriceTable,
+        keys: KeyCache | None = None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
+        self._keys = keys
         self._store = store
         self._reports = reports
         self._live = live
@@ -84,6 +87,7 @@ class MetricsServicer(pb_grpc.MetricsServiceServicer):
     async def GetUsageSummary(
         self, request: pb.GetUsageSummaryRequest, context: Context
     ) -> pb.GetUsageSummaryResponse:
+        await self._authorize(context)
         query = await self._checked(context, lambda: usage_query(request, self._clock()))
         rows, token = await self._db(context, self._reports.summary, query)
         return usage_response(rows, token)
@@ -91,6 +95,7 @@ class MetricsServicer(pb_grpc.MetricsServiceServicer):
     async def ExportUsageCsv(
         self, request: pb.ExportUsageCsvRequest, context: Context
     ) -> AsyncIterator[httpbody_pb2.HttpBody]:
+        await self._authorize(context)
         query = await self._checked(context, lambda: usage_query(request, self._clock()))
         async for chunk in csv_chunks(query, lambda q: self._db(context, self._reports.summary, q)):
             yield httpbody_pb2.HttpBody(content_type="text/csv; charset=utf-8", data=chunk)
@@ -98,6 +103,7 @@ class MetricsServicer(pb_grpc.MetricsServiceServicer):
     async def GetLatencyReport(
         self, request: pb.GetLatencyReportRequest, context: Context
     ) -> pb.GetLatencyReportResponse:
+        await self._authorize(context)
         query = await self._checked(context, lambda: latency_query(request, self._clock()))
         rows, token = await self._db(context, self._reports.latency, query)
         return latency_response(rows, token)
@@ -105,12 +111,14 @@ class MetricsServicer(pb_grpc.MetricsServiceServicer):
     async def GetOverheadReport(
         self, request: pb.GetOverheadReportRequest, context: Context
     ) -> pb.GetOverheadReportResponse:
+        await self._authorize(context)
         query = await self._checked(context, lambda: overhead_query(request, self._clock()))
         return overhead_response(await self._db(context, self._reports.overhead, query))
 
     async def StreamLiveStats(
         self, request: pb.StreamLiveStatsRequest, context: Context
     ) -> AsyncIterator[pb.StreamLiveStatsResponse]:
+        await self._authorize(context)
         self._instruments.live_subscribers.inc()
         try:
             async with self._live.subscribe() as frames:
@@ -122,6 +130,7 @@ class MetricsServicer(pb_grpc.MetricsServiceServicer):
     async def StreamLiveStatsEvents(
         self, request: pb.StreamLiveStatsEventsRequest, context: Context
     ) -> AsyncIterator[httpbody_pb2.HttpBody]:
+        await self._authorize(context)
         kind = "text/event-stream"
         self._instruments.live_subscribers.inc()
         try:
@@ -132,6 +141,16 @@ class MetricsServicer(pb_grpc.MetricsServiceServicer):
                     yield httpbody_pb2.HttpBody(content_type=kind, data=_sse(frame))
         finally:
             self._instruments.live_subscribers.dec()
+
+    async def _authorize(self, context: Context) -> None:
+        """Reports are for viewer and admin keys (RecordUsage is mesh-internal)."""
+        if self._keys is None:
+            return
+        try:
+            principal = self._keys.authenticate(bearer_token(context.invocation_metadata()))
+            require_role(principal, write=False)
+        except GatewayError as error:
+            await error.abort(context)
 
     async def _checked(self, context: Context, build: Callable[[], T]) -> T:
         try:

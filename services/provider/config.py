@@ -9,6 +9,7 @@ names a provider: `ServiceConfig.from_env(PROVIDERS)` reads one
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_POOL",
     "DEFAULT_TIMEOUTS",
+    "KeyVaultLink",
     "PoolLimits",
     "ProviderConfig",
     "ServiceConfig",
@@ -112,12 +114,50 @@ class ProviderConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyVaultLink:
+    """Where provider keys are leased from (services/provider/keys). `service_token` never
+    appears in repr, logs or errors."""
+
+    target: str
+    service_token: str = field(repr=False)
+    watcher: str = ""  # names this replica in the key vault's logs
+    lease_wait_s: float = 5.0  # at start-up, how long to wait for the first lease
+    report_interval_s: float = 0.5  # outcome batches (401/403/429 are sent at once)
+    report_buffer: int = 10_000  # outcomes kept while the key vault is away
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> KeyVaultLink | None:
+        """Set when both AGENTOPIA_KEYVAULT_TARGET and AGENTOPIA_KEYVAULT_SERVICE_TOKEN are."""
+        target = env_str("AGENTOPIA_KEYVAULT_TARGET", "", env).strip()
+        token = env_str("AGENTOPIA_KEYVAULT_SERVICE_TOKEN", "", env).strip()
+        if not token:
+            return None
+        if not target:
+            raise ConfigError(
+                "AGENTOPIA_KEYVAULT_SERVICE_TOKEN is set but AGENTOPIA_KEYVAULT_TARGET is not: "
+                "set the key vault's address (host:port) too"
+            )
+        return cls(
+            target=target,
+            service_token=token,
+            watcher=f"provider@{socket.gethostname()}:{os.getpid()}",
+            lease_wait_s=env_float("AGENTOPIA_PROVIDER_LEASE_WAIT_S", 5.0, env),
+            report_interval_s=env_float(
+                "AGENTOPIA_PROVIDER_KEY_REPORT_INTERVAL_S", 0.5, env, minimum=0.01
+            ),
+            report_buffer=env_int("AGENTOPIA_PROVIDER_KEY_REPORT_BUFFER", 10_000, env, minimum=1),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceConfig:
     listen: str = DEFAULT_LISTEN
     log_level: str = "INFO"
     grace_s: float = 10.0
     max_message_bytes: int = 64 * 1024 * 1024
     providers: Mapping[str, ProviderConfig] = field(default_factory=lambda: MappingProxyType({}))
+    # Provider keys from the key vault (None: the environment's keys only).
+    keyvault: KeyVaultLink | None = None
 
     @classmethod
     def from_env(
@@ -138,6 +178,7 @@ class ServiceConfig:
                 "AGENTOPIA_PROVIDER_MAX_MESSAGE_BYTES", 64 * 1024 * 1024, source, minimum=1024
             ),
             providers=MappingProxyType(providers),
+            keyvault=KeyVaultLink.from_env(source),
         )
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "internal_error",
     "invalid_json",
     "invalid_upstream_response",
+    "no_usable_key",
     "provider_not_configured",
     "provider_not_found",
     "retry_after_seconds",
@@ -403,6 +404,20 @@ def provider_not_configured(name: str, key_env: str) -> GatewayError:
         code="provider_not_configured",
         message=f"Provider {name!r} has no credential configured; an operator must set "
         f"{key_env or 'its API key'}.",
+        http_status=502,
+        metadata={"provider": name},
+    )
+
+
+def no_usable_key(name: str, pool: str, keys: int) -> GatewayError:
+    """Every leased key of the pool is disabled (same code as an unset key: the router
+    fails over to another deployment, and an operator must act)."""
+    where = f"pool {pool!r}" if pool else "its default pool"
+    return GatewayError(
+        status=_S.FAILED_PRECONDITION,
+        code="provider_not_configured",
+        message=f"Provider {name!r} has no usable key in {where}: all {keys} are disabled; "
+        "an operator must fix or add a provider key in the key vault.",
         http_status=502,
         metadata={"provider": name},
     )

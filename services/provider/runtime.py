@@ -1,8 +1,8 @@
 """The providers this process serves: their settings, pooled HTTP clients and adapters.
 
-Built once at start-up from the registry and the config; `start()` opens one
-keep-alive pool per configured provider and builds every adapter, `close()`
-closes the pools.
+Built once at start-up from the registry and the config; `start()` follows the key
+vault's provider-key lease (when configured), opens one keep-alive pool per provider
+that can be called and builds every adapter; `close()` closes the pools and the lease.
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ from services.provider import errors
 from services.provider.adapters.base import Adapter, Credential, UpstreamHttp
 from services.provider.config import ProviderConfig, ServiceConfig
 from services.provider.http import DisabledHttp, PooledHttp
+from services.provider.keys import VaultKeys
 from services.provider.provider_spec import ProviderSpec
 
 __all__ = ["Provider", "ProviderRuntime"]
 
 _log = logging.getLogger(__name__)
+ENV_PREFIX = "env:"  # `env:<VAR>` names the environment's key explicitly
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +33,36 @@ class Provider:
     config: ProviderConfig
     adapter: Adapter
     default_credential: Credential | None
+    keys: VaultKeys | None = None  # provider keys leased from the key vault
+
+    @property
+    def configured(self) -> bool:
+        """A call can get a credential: an environment key, a leased key, or none needed."""
+        return self.config.configured or (
+            self.keys is not None and self.keys.has_keys(self.spec.name)
+        )
 
     def credential(self, credential_id: str) -> Credential | None:
-        """The credential for a call; "" selects the provider's default key.
+        """The credential for a call. `credential_id`: "" = the provider's default pool,
+        a leased key's id = that key, another text = the pool of keys with that label
+        (keys/index.py), `env:<VAR>` = the environment's key. The environment's key
+        serves only when the key vault holds no key for that provider (or has not
+        answered yet).
 
-        Raises provider_not_configured when the provider needs a key and has none,
+        Raises provider_not_configured when the provider needs a key and has none usable,
         credential_not_found for an id this instance does not hold."""
+        keys = self.keys
+        if keys is not None and not credential_id.startswith(ENV_PREFIX):
+            leased = keys.credential(
+                self.spec.name, credential_id, required=self.config.requires_key
+            )
+            if leased is not None:
+                return leased
+            if not keys.ready and (credential_id or not self.config.configured):
+                raise errors.service_starting()  # the lease may hold it: retry shortly
+        return self._environment_credential(credential_id)
+
+    def _environment_credential(self, credential_id: str) -> Credential | None:
         if not self.config.configured:
             raise errors.provider_not_configured(self.spec.name, self.spec.api_key_env or "")
         default = self.default_credential
@@ -48,7 +74,7 @@ class Provider:
 def _default_credential(spec: ProviderSpec, config: ProviderConfig) -> Credential | None:
     if not config.api_key:
         return None
-    return Credential(key_id=f"env:{spec.api_key_env}", secret=config.api_key)
+    return Credential(key_id=f"{ENV_PREFIX}{spec.api_key_env}", secret=config.api_key)
 
 
 class ProviderRuntime:
@@ -59,6 +85,7 @@ class ProviderRuntime:
         self._specs = tuple(specs)
         self._pools: list[PooledHttp] = []
         self._providers: Mapping[str, Provider] = MappingProxyType({})
+        self._keys: VaultKeys | None = None
         self._started = False
 
     @property
@@ -68,10 +95,14 @@ class ProviderRuntime:
     async def start(self) -> None:
         """Open the pools and build the adapters (the service is SERVING after this)."""
         built: dict[str, Provider] = {}
+        if self._config.keyvault is not None:
+            self._keys = VaultKeys(self._config.keyvault, [spec.name for spec in self._specs])
+            await self._keys.start()
         for spec in self._specs:
             config = self._config.providers[spec.name]
             http: UpstreamHttp = DisabledHttp(spec.name)
-            if config.uses_http and config.configured:
+            # With the key vault, a key may be added at any time: every provider gets a pool.
+            if config.uses_http and (config.configured or self._keys is not None):
                 pool = PooledHttp(
                     spec.name, config.base_url, timeouts=config.timeouts, pool=config.pool
                 )
@@ -79,17 +110,23 @@ class ProviderRuntime:
                 self._pools.append(pool)
                 http = pool
             adapter = spec.factory(config, http)
-            built[spec.name] = Provider(spec, config, adapter, _default_credential(spec, config))
+            provider = Provider(
+                spec, config, adapter, _default_credential(spec, config), self._keys
+            )
+            built[spec.name] = provider
             _log.info(
                 "provider %s ready (configured=%s)",
                 spec.name,
-                config.configured,
+                provider.configured,
                 extra={"provider": spec.name},
             )
         self._providers = MappingProxyType(built)
         self._started = True
 
     async def close(self) -> None:
+        keys, self._keys = self._keys, None
+        if keys is not None:
+            await keys.close()  # sends the outcomes still buffered
         pools, self._pools = self._pools, []
         for pool in pools:
             await pool.close()

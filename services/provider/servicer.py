@@ -1,14 +1,14 @@
 """ProviderService: proto in, adapter call, proto out — nothing else.
 
 Parses `Invocation.request_json` into an `adapters.base.Call`, calls the
-provider's adapter and serializes its output; every failure leaves as a
-`GatewayError` through `err.abort(context)`.
+provider's adapter (through attempts.py: outcome reporting and one retry on
+another key for leased provider keys) and serializes its output; every failure
+leaves as a `GatewayError` through `err.abort(context)`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -19,7 +19,7 @@ import orjson
 from agentopia.v1 import chat_pb2, provider_service_pb2, provider_service_pb2_grpc
 
 from services.common.errors import GatewayError
-from services.provider import errors
+from services.provider import attempts, errors
 from services.provider.adapters.base import (
     RESERVED_KEYS,
     Call,
@@ -140,7 +140,7 @@ class ProviderServicer(provider_service_pb2_grpc.ProviderServiceServicer):
         started = time.perf_counter()
         try:
             provider, call = self._prepare(invocation)
-            result = await provider.adapter.generate(call)
+            result = await attempts.generate(provider, call, invocation.credential_id)
         except GatewayError as error:
             self._log_failure(error, invocation)
             await error.abort(context)
@@ -163,7 +163,7 @@ class ProviderServicer(provider_service_pb2_grpc.ProviderServiceServicer):
         end: StreamEnd | None = None
         try:
             provider, call = self._prepare(invocation)
-            items = provider.adapter.stream(call)
+            items = attempts.stream(provider, call, invocation.credential_id)
             guard = _StreamGuard(items, self._closing)
             # grpc-stubs declares DoneCallback as a class; any callable works.
             context.add_done_callback(guard.on_rpc_done)  # type: ignore[arg-type]
@@ -179,7 +179,7 @@ class ProviderServicer(provider_service_pb2_grpc.ProviderServiceServicer):
                     )
             finally:
                 guard.finished = True
-                await _close(items)
+                await attempts.close_stream(items)
         except GatewayError as error:
             self._log_failure(error, invocation)
             await error.abort(context)
@@ -206,20 +206,11 @@ class ProviderServicer(provider_service_pb2_grpc.ProviderServiceServicer):
                 provider_service_pb2.ProviderInfo(
                     name=provider.spec.name,
                     capabilities=sorted(str(c) for c in provider.adapter.capabilities),
-                    configured=provider.config.configured,
+                    configured=provider.configured,
                     base_url=provider.config.base_url,
                 )
             )
         return provider_service_pb2.ListProvidersResponse(providers=infos)
-
-
-async def _close(items: AsyncIterator[Chunk | StreamEnd]) -> None:
-    aclose = getattr(items, "aclose", None)
-    if aclose is None:
-        return
-    # RuntimeError: it is running, and the cancellation inside it closes it.
-    with contextlib.suppress(RuntimeError):
-        await aclose()
 
 
 class _StreamGuard:
@@ -240,6 +231,6 @@ class _StreamGuard:
     def on_rpc_done(self, _context: Context) -> None:
         if self.finished:
             return
-        task = asyncio.get_running_loop().create_task(_close(self.items))
+        task = asyncio.get_running_loop().create_task(attempts.close_stream(self.items))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)

@@ -7,12 +7,11 @@ import socket
 from typing import Any
 
 import grpc
-from agentopia.v1 import keyvault_service_pb2 as kv_pb2
 from agentopia.v1 import routing_admin_service_pb2 as ra_pb2
 from agentopia.v1 import routing_admin_service_pb2_grpc as ra_grpc
 
+from keyvault.client.keycache import KeyCache, Principal, bearer_token, require_role
 from services.common.errors import GatewayError
-from services.router.auth import KeyCache, Principal, bearer_token
 from services.router.routing import HealthMonitor, RoutingState
 from services.router.routing_config import (
     ConfigRevision,
@@ -24,7 +23,6 @@ from services.router.routing_config import (
 __all__ = ["RoutingAdminServicer"]
 
 Context = grpc.aio.ServicerContext[Any, Any]
-_READERS = (kv_pb2.KEY_ROLE_VIEWER, kv_pb2.KEY_ROLE_ADMIN)
 
 
 def _revision_message(revision: ConfigRevision) -> ra_pb2.RoutingConfig:
@@ -54,15 +52,7 @@ class RoutingAdminServicer(ra_grpc.RoutingAdminServiceServicer):
 
     def _caller(self, context: Context, *, write: bool) -> Principal:
         principal = self._keys.authenticate(bearer_token(context.invocation_metadata()))
-        allowed = principal.role == kv_pb2.KEY_ROLE_ADMIN or (
-            not write and principal.role in _READERS
-        )
-        if not allowed:
-            raise GatewayError(
-                grpc.StatusCode.PERMISSION_DENIED,
-                "admin_key_required",
-                "This needs an admin key" + ("." if write else " or a viewer key."),
-            )
+        require_role(principal, write=write)
         return principal
 
     async def GetRoutingConfig(

@@ -10,9 +10,9 @@ import math
 import grpc
 from agentopia.v1 import chat_pb2
 
+from keyvault.client.keycache import Principal
 from keyvault.limits import Limiter, Reservation
 from services.common.errors import GatewayError
-from services.router.auth import Principal
 from services.router.routing import Decision
 
 __all__ = ["Admission"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from services.router.auth import Principal
+from keyvault.client.keycache import Principal
 from services.router.routing import Alias, Model, RegistryHolder
 
 __all__ = ["Catalog", "ModelCatalog"]

@@ -24,7 +24,6 @@ __all__ = [
     "bad_request",
     "openai_error_body",
     "sse_error_event",
-    "unauthenticated",
 ]
 
 ERROR_BODY_KEY = "x-agentopia-error"
@@ -33,12 +32,6 @@ HTTP_STATUS_KEY = "x-agentopia-http-status"
 
 def bad_request(code: str, message: str, param: str | None = None) -> GatewayError:
     return GatewayError(grpc.StatusCode.INVALID_ARGUMENT, code, message, param=param)
-
-
-def unauthenticated(code: str, message: str) -> GatewayError:
-    return GatewayError(
-        grpc.StatusCode.UNAUTHENTICATED, code, message, type="invalid_request_error"
-    )
 
 
 def _payload(error: GatewayError) -> dict[str, Any]:

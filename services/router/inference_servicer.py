@@ -14,9 +14,9 @@ from agentopia.v1 import inference_service_pb2_grpc as inf_grpc
 from agentopia.v1 import model_pb2
 from google.protobuf import json_format
 
+from keyvault.client.keycache import KeyCache, bearer_token
 from services.common.errors import GatewayError
 from services.router import typed_codec
-from services.router.auth import KeyCache, bearer_token
 from services.router.call_context import (
     Metadata,
     internal_error,

@@ -17,8 +17,8 @@ from agentopia.v1 import openai_compat_service_pb2 as oc_pb2
 from agentopia.v1 import openai_compat_service_pb2_grpc as oc_grpc
 from google.api import httpbody_pb2
 
+from keyvault.client.keycache import KeyCache, bearer_token
 from services.common.errors import GatewayError
-from services.router.auth import KeyCache, bearer_token
 from services.router.call_context import (
     Metadata,
     internal_error,

@@ -19,6 +19,7 @@ from agentopia.v1 import provider_service_pb2 as pv_pb2
 from agentopia.v1 import provider_service_pb2_grpc as pv_grpc
 from agentopia.v1 import routing_admin_service_pb2_grpc as ra_grpc
 
+from keyvault.client.keycache import KeyCache
 from keyvault.limits import open_limiter
 from metrics.client import UsageRecorder
 from metrics.exposition import GatewayInstruments, start_exposition_from_env
@@ -28,7 +29,6 @@ from services.common.logs import configure_logging
 from services.common.tracing import configure_tracing, shutdown_tracing
 from services.router.admin_servicer import RoutingAdminServicer
 from services.router.admission import Admission
-from services.router.auth import KeyCache
 from services.router.catalog import Catalog
 from services.router.config import RouterConfig
 from services.router.config_store import KeyVaultConfigStore

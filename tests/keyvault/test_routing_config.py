@@ -25,7 +25,7 @@ from services.common.errors import GatewayError
 from tests.keyvault.conftest import Vault, admin
 from tests.keyvault.streams import Follower
 
-DOC = 'schema_version = 1\nversion = 1\n\n[providers.mock]\ntimeout_s = 5.0\n'
+DOC = "schema_version = 1\nversion = 1\n\n[providers.mock]\ntimeout_s = 5.0\n"
 
 
 def _watch(vault: Vault) -> Follower[kv_pb2.WatchRoutingConfigResponse]:
@@ -86,15 +86,12 @@ async def test_first_put_then_compare_and_set_audited_and_kept(vault: Vault) -> 
 
 
 async def test_only_admin_keys_may_put(vault: Vault) -> None:
-    made = {}
+    denied = grpc.StatusCode.PERMISSION_DENIED
     for role in (kv_pb2.KEY_ROLE_VIEWER, kv_pb2.KEY_ROLE_CLIENT):
-        reply = await vault.stub.CreateClientKey(
+        made = await vault.stub.CreateClientKey(
             kv_pb2.CreateClientKeyRequest(name=f"r{role}", role=role), metadata=admin()
         )
-        made[role] = reply
-    denied = grpc.StatusCode.PERMISSION_DENIED
-    for role in made:
-        error = await _refused(vault, DOC, 0, metadata=admin(made[role].secret))
+        error = await _refused(vault, DOC, 0, metadata=admin(made.secret))
         assert (error.status, error.code) == (denied, "admin_key_required")
     missing = await _refused(vault, DOC, 0, metadata=())
     assert (missing.status, missing.code) == (grpc.StatusCode.UNAUTHENTICATED, "missing_api_key")

@@ -29,7 +29,7 @@ from services.provider.config import ServiceConfig
 from services.provider.registry import PROVIDERS
 from services.provider.runtime import ProviderRuntime
 from services.provider.server import build_host
-from services.router.auth import KeyCache
+from keyvault.client.keycache import KeyCache
 from services.router.catalog import Catalog
 from services.router.openai_servicer import OpenAICompatServicer
 from services.router.pipeline import Pipeline

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,13 @@ __all__ = ["ADMIN_KEY", "Mesh", "ServiceProcess", "run_mesh", "start_service"]
 
 ADMIN_KEY = "sk-agp-e2e-admin-key-0123456789abcdefghijklmnopqrstu"
 _START_TIMEOUT_S = 90.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 @dataclass
@@ -61,16 +69,22 @@ class Mesh:
 
 
 async def start_service(
-    name: str, module: str, workdir: Path, env: Mapping[str, str], *, listen_var: str
+    name: str,
+    module: str,
+    workdir: Path,
+    env: Mapping[str, str],
+    *,
+    listen_var: str,
+    port: int = 0,
 ) -> ServiceProcess:
-    """Start `python -m module` listening on port 0; return once it is SERVING."""
+    """Start `python -m module` on `port` (0: any free one); return once it is SERVING."""
     port_file = workdir / f"{name}.port"
     port_file.unlink(missing_ok=True)
     log = workdir / f"{name}.log"
     child_env = {
         **os.environ,
         **env,
-        listen_var: "127.0.0.1:0",
+        listen_var: f"127.0.0.1:{port}",
         "AGENTOPIA_PORT_FILE": str(port_file),
     }
     with log.open("ab") as sink:
@@ -126,30 +140,37 @@ async def run_mesh(
 
     mesh = Mesh(workdir=workdir)
     try:
-        first = await asyncio.gather(
-            start_service(
-                "keyvault",
-                "keyvault",
-                workdir,
-                env_of("keyvault", base),
-                listen_var="AGENTOPIA_KEYVAULT_LISTEN",
-            ),
+        # The key vault first: the others follow its pushes. It calls the provider
+        # service only to validate keys, so a port picked ahead for the provider
+        # breaks the circle.
+        provider_port = _free_port()
+        keyvault_env = {**base, "AGENTOPIA_PROVIDER_TARGET": f"127.0.0.1:{provider_port}"}
+        mesh.services["keyvault"] = await start_service(
+            "keyvault",
+            "keyvault",
+            workdir,
+            env_of("keyvault", keyvault_env),
+            listen_var="AGENTOPIA_KEYVAULT_LISTEN",
+        )
+        followers = {**base, "AGENTOPIA_KEYVAULT_TARGET": mesh.target("keyvault")}
+        second = await asyncio.gather(
             start_service(
                 "metrics",
                 "metrics",
                 workdir,
-                env_of("metrics", base),
+                env_of("metrics", followers),
                 listen_var="AGENTOPIA_METRICS_LISTEN",
             ),
             start_service(
                 "provider",
                 "services.provider",
                 workdir,
-                env_of("provider", base),
+                env_of("provider", followers),
                 listen_var="AGENTOPIA_PROVIDER_LISTEN",
+                port=provider_port,
             ),
         )
-        for service in first:
+        for service in second:
             mesh.services[service.name] = service
         router_env = {
             **base,

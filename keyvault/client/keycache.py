@@ -1,4 +1,5 @@
-"""Caller authentication from an in-memory copy of the key table.
+"""Caller authentication from an in-memory copy of the key table, for every
+service that answers callers (the router's inference APIs, admin and report APIs).
 
 The key vault pushes a full snapshot on connect and after every change
 (WatchClientKeys); the router never reads a database on the request path. A
@@ -21,9 +22,8 @@ from agentopia.v1 import keyvault_service_pb2_grpc as kv_grpc
 
 from keyvault.limits import Limits
 from services.common.errors import GatewayError
-from services.router.errors import unauthenticated
 
-__all__ = ["KeyCache", "Principal", "bearer_token"]
+__all__ = ["KeyCache", "Principal", "bearer_token", "require_role", "unauthenticated"]
 
 _log = logging.getLogger(__name__)
 
@@ -52,6 +52,25 @@ class _Entry:
     principal: Principal
     revoked: bool
     expires_at: float  # epoch seconds; 0 = never
+
+
+def unauthenticated(code: str, message: str) -> GatewayError:
+    return GatewayError(
+        grpc.StatusCode.UNAUTHENTICATED, code, message, type="invalid_request_error"
+    )
+
+
+def require_role(principal: Principal, *, write: bool) -> None:
+    """Admin APIs: writes need an admin key, reads an admin or viewer key."""
+    allowed = principal.role == kv_pb2.KEY_ROLE_ADMIN or (
+        not write and principal.role == kv_pb2.KEY_ROLE_VIEWER
+    )
+    if not allowed:
+        raise GatewayError(
+            grpc.StatusCode.PERMISSION_DENIED,
+            "admin_key_required",
+            "This needs an admin key" + ("." if write else " or a viewer key."),
+        )
 
 
 def _limits_of(key: kv_pb2.ClientKey) -> Limits | None:
