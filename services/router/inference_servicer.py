@@ -24,9 +24,9 @@ from services.router.call_context import (
     requirements_header,
     response_headers,
 )
-from services.router.catalog import ModelCatalog
 from services.router.pipeline import Completed, InferenceRequest, Pipeline, StreamOpened
 from services.router.requests import CHAT, COMPLETIONS, validate_body
+from services.router.routing.catalog import ModelCatalog
 
 __all__ = ["InferenceServicer"]
 

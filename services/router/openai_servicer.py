@@ -26,10 +26,10 @@ from services.router.call_context import (
     requirements_header,
     response_headers,
 )
-from services.router.catalog import ModelCatalog
 from services.router.errors import abort_openai, sse_error_event
 from services.router.pipeline import InferenceRequest, Pipeline
 from services.router.requests import CHAT, COMPLETIONS, parse_body
+from services.router.routing.catalog import ModelCatalog
 
 __all__ = ["OpenAICompatServicer"]
 

@@ -29,7 +29,6 @@ from services.common.logs import configure_logging
 from services.common.tracing import configure_tracing, shutdown_tracing
 from services.router.admin_servicer import RoutingAdminServicer
 from services.router.admission import Admission
-from services.router.catalog import Catalog
 from services.router.config import RouterConfig
 from services.router.config_store import KeyVaultConfigStore
 from services.router.health import CircuitPublisher, Probes
@@ -44,6 +43,7 @@ from services.router.routing import (
     RoutingState,
     parse_registry,
 )
+from services.router.routing.catalog import RegistryCatalog
 from services.router.routing_config import ConfigRevision, LiveRegistry
 from services.router.usage import RecordingSink
 
@@ -126,7 +126,7 @@ async def serve(config: RouterConfig) -> None:
         else None
     )
     store = KeyVaultConfigStore(keyvault_channel, watcher=socket.gethostname())
-    catalog = Catalog(registry, created=int(time.time()))
+    catalog = RegistryCatalog(registry, created=int(time.time()))
     keys = KeyCache()
     openai = OpenAICompatServicer(
         pipeline=pipeline, keys=keys, catalog=catalog, max_body_bytes=config.max_body_bytes

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import signal
-import socket
 import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from agentopia.v1 import metrics_service_pb2 as m_pb2
 from agentopia.v1 import metrics_service_pb2_grpc as m_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.testing import run_edge
+from gateway.testing import free_port, run_edge
 from metrics.pricing import Priced, price
 from tests.emulators.openai_compat import OpenAICompatEmulator, Reply
 from tests.support.mesh import Mesh, run_mesh
@@ -36,13 +35,6 @@ _async = pytest.mark.asyncio(loop_scope="session")
 
 OPENAI_KEY = "sk-e2e-observability-openai-key-0000000"
 SERVICES = ("router", "provider", "keyvault", "metrics")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -73,7 +65,7 @@ class Observed:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def observed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Observed]:
     workdir = tmp_path_factory.mktemp("observed")
-    ports = {name: _free_port() for name in SERVICES}
+    ports = {name: free_port() for name in SERVICES}
     default = Reply(text="Cached and reasoned.", cached_tokens=4, reasoning_tokens=3)
     async with OpenAICompatEmulator("openai", api_keys=(OPENAI_KEY,), default=default) as oai:
         env = {"OPENAI_API_KEY": OPENAI_KEY, "OPENAI_BASE_URL": oai.base_url}

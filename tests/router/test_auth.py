@@ -10,8 +10,8 @@ import grpc
 import pytest
 from agentopia.v1 import keyvault_service_pb2 as kv_pb2
 
-from services.common.errors import GatewayError
 from keyvault.client.keycache import KeyCache, bearer_token
+from services.common.errors import GatewayError
 
 HASH_KEY = b"k" * 32
 

@@ -23,17 +23,17 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from keyvault.client.keycache import KeyCache
 from services.common.channels import open_channel
 from services.common.hosting import ServiceHost
 from services.provider.config import ServiceConfig
 from services.provider.registry import PROVIDERS
 from services.provider.runtime import ProviderRuntime
 from services.provider.server import build_host
-from keyvault.client.keycache import KeyCache
-from services.router.catalog import Catalog
 from services.router.openai_servicer import OpenAICompatServicer
 from services.router.pipeline import Pipeline
 from services.router.routing import Planner, RegistryHolder, RoutingState, load_default
+from services.router.routing.catalog import RegistryCatalog
 from tests.emulators.openai_compat import OpenAICompatEmulator
 
 CLIENT_KEY = "sk-agp-trace-test-client-key"
@@ -104,7 +104,7 @@ async def stack(exporter: InMemorySpanExporter) -> AsyncIterator[Stack]:
             servicer = OpenAICompatServicer(
                 pipeline=pipeline,
                 keys=keys,
-                catalog=Catalog(registry, created=0),
+                catalog=RegistryCatalog(registry, created=0),
                 max_body_bytes=1 << 20,
             )
             router_host = ServiceHost("router")

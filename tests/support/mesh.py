@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -16,19 +15,13 @@ from pathlib import Path
 
 import grpc
 
+from gateway.testing import free_port
 from services.common.channels import wait_until_serving
 
 __all__ = ["ADMIN_KEY", "Mesh", "ServiceProcess", "run_mesh", "start_service"]
 
 ADMIN_KEY = "sk-agp-e2e-admin-key-0123456789abcdefghijklmnopqrstu"
 _START_TIMEOUT_S = 90.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -143,7 +136,7 @@ async def run_mesh(
         # The key vault first: the others follow its pushes. It calls the provider
         # service only to validate keys, so a port picked ahead for the provider
         # breaks the circle.
-        provider_port = _free_port()
+        provider_port = free_port()
         keyvault_env = {**base, "AGENTOPIA_PROVIDER_TARGET": f"127.0.0.1:{provider_port}"}
         mesh.services["keyvault"] = await start_service(
             "keyvault",

@@ -4,7 +4,6 @@ test stops an emulator)."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +12,7 @@ import openai
 import pytest
 import pytest_asyncio
 
-from gateway.testing import run_edge
+from gateway.testing import free_port, run_edge
 from tests.emulators.anthropic import AnthropicEmulator
 from tests.emulators.openai_compat import OpenAICompatEmulator
 from tests.provider.conformance.entry_anthropic import respond as anthropic_respond
@@ -22,13 +21,6 @@ from tests.support.mesh import Mesh, run_mesh
 MODELS_FILE = Path(__file__).with_name("models.toml")
 OPENAI_KEY = "sk-e2e-routing-openai-key-0000000000000"
 ANTHROPIC_KEY = "sk-ant-e2e-routing-anthropic-key-000000"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -48,7 +40,7 @@ class RoutingMesh:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def routing(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RoutingMesh]:
     workdir = tmp_path_factory.mktemp("routing")
-    prometheus = _free_port()
+    prometheus = free_port()
     async with (
         OpenAICompatEmulator("openai", api_keys=(OPENAI_KEY,)) as oai,
         AnthropicEmulator(api_keys=(ANTHROPIC_KEY,), hook=anthropic_respond) as claude,

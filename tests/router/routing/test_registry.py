@@ -213,11 +213,17 @@ class Key:
 def test_catalog_lists_what_the_key_may_use(shipped):
     catalog = RegistryCatalog(RegistryHolder(shipped), created=1700000000)
     everything = catalog.list_models(Key(frozenset()))
-    assert len(everything) == len(shipped.listed)
+    models = [m for m in everything if m["owned_by"] != "agentopia"]
+    aliases = [m["id"] for m in everything if m["owned_by"] == "agentopia"]
+    assert len(models) == len(shipped.listed)
+    assert sorted(aliases) == sorted(shipped.aliases)
     fast = catalog.list_models(Key(frozenset({"fast"})))
-    assert [m["id"] for m in fast] == [
+    assert [m["id"] for m in fast if m["owned_by"] != "agentopia"] == [
         m.id for m in shipped.listed if m.id in shipped.aliases["fast"].chain
     ]
+    assert "fast" in [m["id"] for m in fast]
+    alias = catalog.get_model("fast", Key(frozenset()))
+    assert alias is not None and alias["upstream_model"].startswith("llama")
     entry = catalog.get_model("gpt-4o-mini", Key(frozenset()))
     assert entry["object"] == "model" and entry["owned_by"] == "openai"
     assert entry["context_window"] == 128000 and entry["pricing"]["input"] == 0.15
