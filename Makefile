@@ -33,7 +33,8 @@ node_modules/.synced: package.json package-lock.json
 deps: $(VENV)/.synced node_modules/.synced  ## install Python and Node dependencies from the lock files
 
 gen/agentopia.pb: $(PROTO_SRCS) tools/gen_protos.py $(VENV)/.synced
-	$(PY) tools/gen_protos.py > /dev/null
+	@$(PY) tools/gen_protos.py > gen.log 2>&1 || (cat gen.log; rm -f gen.log; exit 1)
+	@rm -f gen.log
 
 protos: gen/agentopia.pb  ## generate Python stubs, .pyi and Envoy's descriptor set into gen/
 
@@ -51,7 +52,7 @@ postgres:  ## start the local PostgreSQL when it is down (Debian's pg_ctlcluster
 	@bash tools/ensure_postgres.sh
 
 test: deps protos lint postgres  ## the whole suite: static checks, unit, service and end-to-end tests
-	$(PY) -m pytest
+	$(PY) -m pytest --cov=services/provider --cov-report= --cov-fail-under=90
 
 test-fast: deps protos  ## tests without lint, for quick iteration
 	$(PY) -m pytest -x -q

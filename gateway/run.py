@@ -13,6 +13,12 @@ with the tail of its log.
 The admin key is AGENTOPIA_ADMIN_KEY when set; otherwise one is generated on
 the first run (`sk-agp-` + 43 url-safe characters) and kept in
 <data>/admin-key (mode 0600) so it stays valid across runs.
+
+The mesh service token (AGENTOPIA_KEYVAULT_SERVICE_TOKEN: what the provider service
+presents to lease provider keys from the key vault) is the caller's when set,
+otherwise a new one per run, never written to disk. It reaches the key vault and the
+provider service through the environment; on one machine every program runs as the
+same user, so scoping it further would add nothing (the Helm chart does scope it).
 """
 
 from __future__ import annotations
@@ -30,7 +36,15 @@ from gateway.probe import grpc_probe, http_probe
 from gateway.settings import REPO_ROOT
 from gateway.supervisor import Program, StartFailure, Supervisor
 
-__all__ = ["admin_key", "grpc_probe", "http_probe", "main", "mesh_env", "mesh_programs"]
+__all__ = [
+    "SERVICE_TOKEN_VAR",
+    "admin_key",
+    "grpc_probe",
+    "http_probe",
+    "main",
+    "mesh_env",
+    "mesh_programs",
+]
 
 # service -> (listen variable, default address, Prometheus port, module)
 SERVICES: dict[str, tuple[str, str, str, str]] = {
@@ -40,6 +54,7 @@ SERVICES: dict[str, tuple[str, str, str, str]] = {
     "router": ("AGENTOPIA_ROUTER_LISTEN", "127.0.0.1:50051", "9101", "services.router"),
 }
 _PRIORITY = {"keyvault": 10, "metrics": 10, "provider": 20, "router": 30, "edge": 40}
+SERVICE_TOKEN_VAR = "AGENTOPIA_KEYVAULT_SERVICE_TOKEN"  # noqa: S105 - a variable name
 
 
 def admin_key(env: Mapping[str, str], data_dir: pathlib.Path) -> tuple[str, str]:
@@ -78,6 +93,8 @@ def mesh_env(environ: Mapping[str, str]) -> tuple[dict[str, str], str]:
     for name, (listen_var, _, _, _) in SERVICES.items():
         env.setdefault(f"AGENTOPIA_{name.upper()}_TARGET", env[listen_var])
     env["AGENTOPIA_ADMIN_KEY"], note = admin_key(env, data)
+    if not env.get(SERVICE_TOKEN_VAR):
+        env[SERVICE_TOKEN_VAR] = secrets.token_urlsafe(32)  # one per run
     return env, note
 
 

@@ -171,6 +171,25 @@ def test_peers_and_listen_addresses_use_cluster_dns() -> None:
     assert env["AGENTOPIA_PROMETHEUS_ADDR"]["value"] == "0.0.0.0"
 
 
+def test_one_service_token_secret_for_the_key_vault_and_the_provider_only() -> None:
+    def token_refs(values: dict[str, Any]) -> dict[str, Any]:
+        deployments = by_kind(render(values), "Deployment")
+        refs = {}
+        for name, deployment in deployments.items():
+            entry = env_of(deployment).get("AGENTOPIA_KEYVAULT_SERVICE_TOKEN")
+            if entry is not None:
+                refs[name] = entry["valueFrom"]["secretKeyRef"]
+        return refs
+
+    expected = {"name": "agentopia-service-token", "key": "token"}
+    assert token_refs({}) == {"agentopia-keyvault": expected, "agentopia-provider": expected}
+    mine = {"serviceToken": {"existingSecret": "mesh-token", "key": "value"}}
+    custom = {"name": "mesh-token", "key": "value"}
+    assert token_refs(mine) == {"agentopia-keyvault": custom, "agentopia-provider": custom}
+    assert token_refs({"serviceToken": {"existingSecret": ""}}) == {}
+    assert "mesh-token (value" in notes(mine)
+
+
 def edge_config(documents: list[dict[str, Any]]) -> str:
     text: str = by_kind(documents, "ConfigMap")["agentopia-edge"]["data"]["envoy.yaml"]
     return text

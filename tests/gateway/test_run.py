@@ -13,7 +13,7 @@ import threading
 
 import pytest
 
-from gateway.run import grpc_probe, mesh_env, mesh_programs
+from gateway.run import SERVICE_TOKEN_VAR, grpc_probe, mesh_env, mesh_programs
 from gateway.settings import REPO_ROOT
 from gateway.supervisor import Program, StartFailure, Supervisor
 from gateway.testing import free_port
@@ -119,6 +119,16 @@ def test_mesh_env_defaults_and_admin_key(tmp_path: pathlib.Path) -> None:
         {"AGENTOPIA_DATA_DIR": str(tmp_path), "AGENTOPIA_ADMIN_KEY": "sk-agp-mine"}
     )
     assert chosen["AGENTOPIA_ADMIN_KEY"] == "sk-agp-mine" and "AGENTOPIA_ADMIN_KEY" in note
+
+
+def test_mesh_env_service_token_is_new_per_run_unless_set(tmp_path: pathlib.Path) -> None:
+    first, _ = mesh_env({"AGENTOPIA_DATA_DIR": str(tmp_path)})
+    second, _ = mesh_env({"AGENTOPIA_DATA_DIR": str(tmp_path)})
+    token = first[SERVICE_TOKEN_VAR]
+    assert len(token) >= 43 and token != second[SERVICE_TOKEN_VAR]
+    assert token not in "".join(p.read_text() for p in tmp_path.rglob("*") if p.is_file())
+    given, _ = mesh_env({"AGENTOPIA_DATA_DIR": str(tmp_path), SERVICE_TOKEN_VAR: "svc-mine"})
+    assert given[SERVICE_TOKEN_VAR] == "svc-mine"
 
 
 def test_mesh_programs(tmp_path: pathlib.Path) -> None:

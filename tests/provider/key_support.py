@@ -17,8 +17,10 @@ from agentopia.v1 import keyvault_service_pb2 as kv_pb2
 from agentopia.v1 import keyvault_service_pb2_grpc as kv_grpc
 from agentopia.v1 import provider_service_pb2 as pv_pb2
 
+from gateway.testing import free_port
 from keyvault.config import KeyVaultConfig
 from keyvault.server import RunningKeyVault, start
+from keyvault.validation import ProviderServiceValidator
 from services.common.errors import GatewayError
 from services.provider.adapters.openai import PROVIDER as OPENAI
 from services.provider.keys import KeySlot, VaultKeys
@@ -144,12 +146,16 @@ def grpc_error(error: grpc.aio.AioRpcError) -> GatewayError:
 async def key_world(
     data: Path, env: dict[str, str] | None = None, api_keys: Iterable[str] = ()
 ) -> AsyncIterator[KeyWorld]:
-    running = await start(vault_config(data))
+    # ValidateProviderKey goes to this provider service: its port is picked ahead.
+    provider_port = free_port()
+    to_provider = grpc.aio.insecure_channel(f"127.0.0.1:{provider_port}")
+    running = await start(vault_config(data), validator=ProviderServiceValidator(to_provider))
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
     world: KeyWorld | None = None
     try:
         async with OpenAICompatEmulator("openai", api_keys=tuple(api_keys)) as emulator:
             provider_env = {
+                "AGENTOPIA_PROVIDER_LISTEN": f"127.0.0.1:{provider_port}",
                 "OPENAI_BASE_URL": emulator.base_url,
                 "AGENTOPIA_KEYVAULT_TARGET": f"127.0.0.1:{running.port}",
                 "AGENTOPIA_KEYVAULT_SERVICE_TOKEN": SERVICE_TOKEN,
@@ -163,3 +169,4 @@ async def key_world(
     finally:
         await channel.close(None)
         await (world.vault if world is not None else running).stop()
+        await to_provider.close(None)

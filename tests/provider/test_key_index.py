@@ -8,6 +8,8 @@ import collections
 import pytest
 from agentopia.v1 import keyvault_service_pb2 as kv_pb2
 
+from services.common.config import ConfigError
+from services.provider.config import KeyVaultLink
 from services.provider.keys import KeyIndex, Outcome, OutcomeReporter
 
 ACTIVE = kv_pb2.PROVIDER_KEY_STATE_ACTIVE
@@ -31,7 +33,7 @@ def leased(
     key_id: str,
     *,
     weight: int = 1,
-    state: int = ACTIVE,
+    state: kv_pb2.ProviderKeyState.ValueType = ACTIVE,
     label: str = "",
     overlapping: bool = False,
     cooldown_until: float | None = None,
@@ -166,3 +168,24 @@ def test_outcome_protos_carry_status_retry_after_and_headroom() -> None:
     assert outcome.retry_after.ToNanoseconds() == 2_500_000_000
     assert outcome.time.ToNanoseconds() == pytest.approx(WALL * 1e9)
     assert headroom is not None and outcome.headroom.remaining_tokens == 9
+
+
+def test_a_cooling_better_tier_does_not_hide_a_usable_worse_one() -> None:
+    index, _ = make(leased("spare", weight=0), leased("main", weight=5))
+    index.cool("main", 60)
+    assert picks(index, 4) == {"spare": 4}
+
+
+def test_key_vault_link_needs_the_token_and_hides_it() -> None:
+    assert KeyVaultLink.from_env({"AGENTOPIA_KEYVAULT_TARGET": "127.0.0.1:50053"}) is None
+    with pytest.raises(ConfigError, match="AGENTOPIA_KEYVAULT_TARGET"):
+        KeyVaultLink.from_env({"AGENTOPIA_KEYVAULT_SERVICE_TOKEN": "svc-secret-token"})
+    link = KeyVaultLink.from_env(
+        {
+            "AGENTOPIA_KEYVAULT_TARGET": "kv:50053",
+            "AGENTOPIA_KEYVAULT_SERVICE_TOKEN": "svc-secret-token",
+            "AGENTOPIA_PROVIDER_KEY_REPORT_BUFFER": "50",
+        }
+    )
+    assert link is not None and link.target == "kv:50053" and link.report_buffer == 50
+    assert "svc-secret-token" not in repr(link)

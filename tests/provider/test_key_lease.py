@@ -116,6 +116,19 @@ async def test_the_last_key_of_a_pool_fails_once_then_the_pool_is_unusable(
     assert len(world.emulator.requests) == 2
 
 
+async def test_validate_provider_key_goes_through_the_leased_key(world: KeyWorld) -> None:
+    good = await world.add_key()
+    bad = await world.add_key(accept=False)
+    for key_id, valid in ((good, True), (bad, False)):
+        reply = await world.kv.ValidateProviderKey(
+            kv_pb2.ValidateProviderKeyRequest(key_id=key_id, model="gpt-4o-mini"),
+            metadata=ADMIN,
+        )
+        assert reply.valid is valid, reply.message
+    assert world.used() == {world.created[0]: 1, world.created[1]: 1}  # no retry on another key
+    assert await _state_is(world, bad, DISABLED)
+
+
 async def test_a_rate_limited_key_cools_down_then_comes_back(world: KeyWorld) -> None:
     await world.add_key()
     await world.add_key()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import sys
 from collections.abc import AsyncIterator, Mapping
@@ -118,6 +119,8 @@ async def run_mesh(
     base = {
         "AGENTOPIA_DATA_DIR": str(workdir / "data"),
         "AGENTOPIA_ADMIN_KEY": ADMIN_KEY,
+        # One per mesh, like `make run`: the provider service leases provider keys with it.
+        "AGENTOPIA_KEYVAULT_SERVICE_TOKEN": secrets.token_urlsafe(32),
         "AGENTOPIA_PROMETHEUS_PORT": "0",
         "AGENTOPIA_LOG_LEVEL": "INFO",
         # Active probes would interleave with tests' own upstream traffic; tests that

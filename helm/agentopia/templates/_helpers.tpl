@@ -127,6 +127,15 @@ app.kubernetes.io/part-of: agentopia
       optional: true
       {{- end }}
 {{- end }}
+{{- with $root.Values.serviceToken }}
+{{- if and .existingSecret (has $name (list "keyvault" "provider")) }}
+- name: AGENTOPIA_KEYVAULT_SERVICE_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret }}
+      key: {{ .key | default "token" }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{- define "agentopia.probe" -}}

@@ -61,10 +61,13 @@ def headroom_factor(headroom: kv_pb2.RateLimitHeadroom) -> float:
 
 
 class KeySlot:
-    """One leased key and what this replica knows about it (mutable, loop-confined)."""
+    """One leased key and what this replica knows about it (mutable, loop-confined).
+    `tier` (0-3, or none) and `share` change only with a snapshot or a local 401/403;
+    `cool_end` (monotonic) only with a snapshot or a local 429, so a choice reads them."""
 
     __slots__ = (
         "benched_until",
+        "cool_end",
         "cool_until",
         "credential",
         "current",
@@ -72,15 +75,19 @@ class KeySlot:
         "factor",
         "factor_until",
         "headroom_seen",
+        "key_id",
         "label",
         "overlapping",
         "provider",
+        "share",
         "state",
+        "tier",
         "weight",
     )
 
     def __init__(self, credential: Credential, provider: str) -> None:
         self.credential = credential
+        self.key_id = credential.key_id
         self.provider = provider
         self.label = ""
         self.weight = 1
@@ -93,20 +100,20 @@ class KeySlot:
         self.factor_until = 0.0  # monotonic
         self.headroom_seen = 0.0  # wall time of the headroom's observation
         self.current = random.random()  # noqa: S311 - SWRR phase, so replicas do not march in step
+        self.tier = 0
+        self.share = 1
+        self.cool_end = 0.0
+        self.settle()
 
-    @property
-    def key_id(self) -> str:
-        return self.credential.key_id
-
-    def tier(self, now: float) -> int:
+    def settle(self) -> None:
+        """Recompute the derived fields after a change."""
         if self.disabled_here or self.state == _DISABLED:
-            return _NONE
-        if self.benched_until > now or (self.state == _COOLING and self.cool_until > now):
-            return _COOLING_TIER
-        return (2 if self.overlapping else 0) + (1 if self.weight <= 0 else 0)
-
-    def cooling_ends(self) -> float:
-        return max(self.benched_until, self.cool_until if self.state == _COOLING else 0.0)
+            self.tier = _NONE
+        else:
+            self.tier = (2 if self.overlapping else 0) + (1 if self.weight <= 0 else 0)
+        self.share = self.weight if self.weight > 0 else 1
+        vault_cool = self.cool_until if self.state == _COOLING else 0.0
+        self.cool_end = max(self.benched_until, vault_cool)
 
 
 class KeyIndex:
@@ -161,25 +168,26 @@ class KeyIndex:
         """The key for the next call, or None when every key is disabled (or `avoid`)."""
         now = self._clock()
         best = _NONE
-        for slot in pool:
-            if slot.credential.key_id != avoid:
-                best = min(best, slot.tier(now))
-        if best == _NONE:
-            return None
-        if best == _COOLING_TIER:
-            return _first_to_recover(pool, now, avoid)
+        for slot in pool:  # the best tier present
+            tier = slot.tier
+            if tier < best:
+                if slot.cool_end > now:
+                    tier = _COOLING_TIER
+                if tier < best and slot.key_id != avoid:
+                    best = tier
+        if best >= _COOLING_TIER:
+            return None if best == _NONE else _first_to_recover(pool, now, avoid)
         chosen: KeySlot | None = None
-        total = 0.0
-        for slot in pool:
-            if slot.credential.key_id == avoid or slot.tier(now) != best:
+        top = total = 0.0
+        for slot in pool:  # smooth weighted round robin within it
+            if slot.tier != best or slot.cool_end > now or slot.key_id == avoid:
                 continue
-            weight = (slot.weight if slot.weight > 0 else 1) * (
-                slot.factor if slot.factor_until > now else 1.0
-            )
-            slot.current += weight
+            weight = slot.share * (slot.factor if slot.factor_until > now else 1.0)
+            current = slot.current + weight
+            slot.current = current
             total += weight
-            if chosen is None or slot.current > chosen.current:
-                chosen = slot
+            if chosen is None or current > top:
+                chosen, top = slot, current
         if chosen is not None:
             chosen.current -= total
         return chosen
@@ -191,12 +199,14 @@ class KeyIndex:
         slot = self._slots.get(key_id)
         if slot is not None:
             slot.disabled_here = True
+            slot.settle()
 
     def cool(self, key_id: str, seconds: float) -> None:
         """A 429: a last resort only, for `seconds` (the upstream's Retry-After)."""
         slot = self._slots.get(key_id)
         if slot is not None:
             slot.benched_until = max(slot.benched_until, self._clock() + seconds)
+            slot.settle()
 
     def observe_headroom(self, key_id: str, headroom: kv_pb2.RateLimitHeadroom) -> None:
         slot = self._slots.get(key_id)
@@ -207,9 +217,9 @@ class KeyIndex:
 def _first_to_recover(pool: tuple[KeySlot, ...], now: float, avoid: str) -> KeySlot | None:
     chosen: KeySlot | None = None
     for slot in pool:
-        if slot.credential.key_id == avoid or slot.tier(now) != _COOLING_TIER:
+        if slot.tier == _NONE or slot.cool_end <= now or slot.key_id == avoid:
             continue
-        if chosen is None or slot.cooling_ends() < chosen.cooling_ends():
+        if chosen is None or slot.cool_end < chosen.cool_end:
             chosen = slot
     return chosen
 
@@ -228,6 +238,7 @@ def _refresh(slot: KeySlot, key: kv_pb2.ProviderKey, now: float, wall: float) ->
             slot.cool_until = math.inf
     if health.headroom.HasField("observe_time"):
         _set_headroom(slot, health.headroom, now, wall)
+    slot.settle()
 
 
 def _set_headroom(

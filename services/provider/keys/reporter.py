@@ -16,8 +16,8 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import NamedTuple
 
 from agentopia.v1 import keyvault_service_pb2 as kv_pb2
 
@@ -33,31 +33,37 @@ _MAX_BACKOFF_S = 10.0
 Send = Callable[[kv_pb2.ReportKeyOutcomesRequest], Awaitable[object]]
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
+    """One upstream call (a tuple: cheap to make on the request path)."""
+
     key_id: str
     status: int  # upstream HTTP status; 0 = transport failure
     time: float  # epoch seconds, when the call ended
     retry_after_s: float | None = None
-    rate_limits: Mapping[str, str] = field(default_factory=lambda: _NO_HEADERS)
+    rate_limits: Mapping[str, str] = _NO_HEADERS
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
-    def to_proto(self) -> tuple[kv_pb2.KeyOutcome, kv_pb2.RateLimitHeadroom | None]:
-        when = dt.datetime.fromtimestamp(self.time, dt.UTC)
+    def to_proto(
+        self, *, headroom: bool = True
+    ) -> tuple[kv_pb2.KeyOutcome, kv_pb2.RateLimitHeadroom | None]:
+        """The proto, with the headroom its rate-limit headers describe (`headroom`)."""
         outcome = kv_pb2.KeyOutcome(
             key_id=self.key_id,
             status=self.status,
             prompt_tokens=self.prompt_tokens,
             completion_tokens=self.completion_tokens,
         )
-        outcome.time.FromDatetime(when)
+        outcome.time.FromNanoseconds(int(self.time * 1e9))
         if self.retry_after_s is not None:
             outcome.retry_after.FromNanoseconds(int(self.retry_after_s * 1e9))
-        headroom = headroom_from_headers(self.rate_limits, when) if self.rate_limits else None
-        if headroom is not None:
-            outcome.headroom.CopyFrom(headroom)
-        return outcome, headroom
+        found = None
+        if headroom and self.rate_limits:
+            when = dt.datetime.fromtimestamp(self.time, dt.UTC)
+            found = headroom_from_headers(self.rate_limits, when)
+            if found is not None:
+                outcome.headroom.CopyFrom(found)
+        return outcome, found
 
 
 class OutcomeReporter:
@@ -124,13 +130,17 @@ class OutcomeReporter:
         return True
 
     def _take(self) -> list[kv_pb2.KeyOutcome]:
-        batch: list[kv_pb2.KeyOutcome] = []
+        """The next batch; only each key's latest headers are parsed (only the latest
+        headroom counts, here and in the key vault)."""
         queue = self._queue
-        while queue and len(batch) < _MAX_BATCH:
-            outcome, headroom = queue.popleft().to_proto()
+        items = [queue.popleft() for _ in range(min(len(queue), _MAX_BATCH))]
+        latest = {item.key_id: i for i, item in enumerate(items) if item.rate_limits}
+        batch: list[kv_pb2.KeyOutcome] = []
+        for i, item in enumerate(items):
+            outcome, headroom = item.to_proto(headroom=latest.get(item.key_id) == i)
             batch.append(outcome)
             if headroom is not None and self._on_headroom is not None:
-                self._on_headroom(outcome.key_id, headroom)
+                self._on_headroom(item.key_id, headroom)
         return batch
 
 
