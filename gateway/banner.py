@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pathlib
 import urllib.error
 import urllib.request
 
@@ -24,8 +25,22 @@ def first_model(base_url: str, key: str, fallback: str = "mock/echo") -> str:
     return (preferred or ids or [fallback])[0]
 
 
-def banner(*, edge: str, key: str, key_note: str, model: str, logs: str) -> str:
+def banner(
+    *,
+    edge: str,
+    key: str,
+    key_note: str,
+    model: str,
+    logs: str,
+    console_dir: pathlib.Path | None = None,
+) -> str:
+    """`console_dir`: the built console, announced only when it exists."""
     base = f"http://{edge}/v1"
+    console = (
+        f"  Console          http://{edge}/\n"
+        if console_dir is not None and (console_dir / "index.html").is_file()
+        else ""
+    )
     body = json.dumps({"model": model, "messages": [{"role": "user", "content": "Hello!"}]})
     stream_body = body[:-1] + ', "stream": true}'
     return f"""
@@ -33,8 +48,7 @@ Agentopia is up.
 
   OpenAI base URL  {base}
   Admin key        {key}   ({key_note})
-  Console          http://{edge}/
-  Logs             {logs}/<service>.log      Ctrl-C stops everything.
+{console}  Logs             {logs}/<service>.log      Ctrl-C stops everything.
 
   export AGENTOPIA_KEY={key}
 

@@ -68,15 +68,22 @@ def _initial_revision(config: RouterConfig) -> tuple[Registry, ConfigRevision]:
     return registry, revision
 
 
-async def _follow_providers(stub: pv_grpc.ProviderServiceAsyncStub, state: RoutingState) -> None:
-    """Keep `auto` away from providers the provider service has no key for."""
+async def _follow_providers(
+    stub: pv_grpc.ProviderServiceAsyncStub, state: RoutingState, known: asyncio.Event
+) -> None:
+    """Keep `auto` away from providers the provider service has no key for: the list
+    is read at once (retrying each second until the provider service answers), then
+    refreshed, so a key added at runtime is picked up."""
     while True:
         try:
             reply = await stub.ListProviders(pv_pb2.ListProvidersRequest(), timeout=5.0)
-            for provider in reply.providers:
-                state.set_provider_ready(provider.name, provider.configured)
         except grpc.aio.AioRpcError as error:
-            _log.warning("provider list unavailable (%s)", error.code().name)
+            _log.info("provider list unavailable (%s); retrying", error.code().name)
+            await asyncio.sleep(1.0)
+            continue
+        for provider in reply.providers:
+            state.set_provider_ready(provider.name, provider.configured)
+        known.set()
         await asyncio.sleep(_PROVIDER_REFRESH_S)
 
 
@@ -147,9 +154,10 @@ async def serve(config: RouterConfig) -> None:
         "agentopia.v1.RoutingAdminService",
         lambda server: ra_grpc.add_RoutingAdminServiceServicer_to_server(admin, server),
     )
+    providers_known = asyncio.Event()
     background = [
         asyncio.create_task(keys.follow(keyvault_channel, watcher=socket.gethostname())),
-        asyncio.create_task(_follow_providers(provider, state)),
+        asyncio.create_task(_follow_providers(provider, state, providers_known)),
         asyncio.create_task(live.follow(store)),
     ]
     if monitor is not None:
@@ -159,6 +167,7 @@ async def serve(config: RouterConfig) -> None:
     async def ready() -> None:
         await keys.ready.wait()
         await wait_until_serving(provider_channel)
+        await providers_known.wait()
 
     async def cleanup() -> None:
         for task in background:

@@ -132,7 +132,7 @@ async def test_validate_provider_key_goes_through_the_leased_key(world: KeyWorld
 async def test_a_rate_limited_key_cools_down_then_comes_back(world: KeyWorld) -> None:
     await world.add_key()
     await world.add_key()
-    world.emulator.enqueue(Fault(status=429, retry_after="1"))
+    world.emulator.enqueue(Fault(status=429, retry_after="3"))
     with pytest.raises(grpc.aio.AioRpcError) as limited:
         await world.chat()  # a 429 is not retried here: the router backs off or fails over
     assert grpc_error(limited.value).code == "upstream_rate_limited"

@@ -1,5 +1,5 @@
-"""The provider keys this replica may use, indexed so that choosing one per call is a
-single O(keys in the pool) pass that allocates nothing.
+"""The provider keys this replica may use, indexed so that choosing one per call is two
+passes over the pool's keys (O(keys)) that allocate nothing.
 
 Built from each WatchProviderKeys snapshot (`apply`); read on every call (`choose`).
 Pools — what `Invocation.credential_id` names (see `VaultKeys.credential`):
