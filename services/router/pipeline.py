@@ -175,6 +175,9 @@ class Pipeline:
         except GatewayError as error:
             outcome.error = error
             raise
+        except asyncio.CancelledError:
+            outcome.error = _client_closed()
+            raise
         finally:
             self.account(request, plan, outcome, reservation, consumed=outcome.usage is not None)
         raise AssertionError("unreachable: the plan raises when it runs out")  # pragma: no cover
@@ -195,6 +198,9 @@ class Pipeline:
                 except grpc.aio.AioRpcError as rpc_error:
                     attempt.fail(GatewayError.from_rpc_error(rpc_error))
                     continue
+                except asyncio.CancelledError:
+                    call.cancel()  # the client left before the first byte
+                    raise
                 if not isinstance(first, pv_pb2.StreamGenerateResponse) or not first.chunk_json:
                     call.cancel()
                     attempt.fail(_empty_stream())
@@ -212,6 +218,12 @@ class Pipeline:
         except GatewayError as error:
             plan.close()
             self.account(request, plan, Outcome(error=error), reservation, consumed=False)
+            raise
+        except asyncio.CancelledError:
+            plan.close()  # releases the attempt's balancer lease and breaker slot
+            self.account(
+                request, plan, Outcome(error=_client_closed()), reservation, consumed=False
+            )
             raise
         raise AssertionError("unreachable: the plan raises when it runs out")  # pragma: no cover
 
@@ -287,6 +299,16 @@ def _headers(plan: Plan, attempt: Attempt) -> dict[str, str]:
         deployment=attempt.deployment_id,
         retries=plan.retries,
         failovers=plan.failovers,
+    )
+
+
+def _client_closed() -> GatewayError:
+    """Accounting only: the caller went away before the response was complete."""
+    return GatewayError(
+        grpc.StatusCode.CANCELLED,
+        "client_closed_request",
+        "The client closed the request before the response was complete.",
+        http_status=499,
     )
 
 

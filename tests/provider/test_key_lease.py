@@ -15,10 +15,15 @@ from agentopia.v1 import keyvault_service_pb2 as kv_pb2
 from agentopia.v1 import provider_service_pb2 as pv_pb2
 from google.protobuf import duration_pb2
 
+from gateway.testing import free_port
 from keyvault.server import start
-from tests.emulators.openai_compat import Fault
+from services.provider.adapters.openai import PROVIDER as OPENAI
+from tests.emulators.openai_compat import Fault, OpenAICompatEmulator
+from tests.provider.core_support import invocation, provider_service
 from tests.provider.key_support import (
     ADMIN,
+    BODY,
+    MODEL,
     SERVICE_TOKEN,
     KeyWorld,
     grpc_error,
@@ -240,3 +245,22 @@ async def test_the_last_lease_serves_while_the_vault_is_away(tmp_path: Path) -> 
 
 async def _state_is(world: KeyWorld, key_id: str, state: int) -> bool:
     return (await world.key(key_id)).state == state
+
+
+async def test_before_the_first_lease_only_the_environment_key_serves() -> None:
+    env_key = "sk-proj-environment-" + "f" * 20
+    async with OpenAICompatEmulator("openai", api_keys=(env_key,)) as emulator:
+        env = {
+            "OPENAI_BASE_URL": emulator.base_url,
+            "AGENTOPIA_KEYVAULT_TARGET": f"127.0.0.1:{free_port()}",  # nobody there
+            "AGENTOPIA_KEYVAULT_SERVICE_TOKEN": SERVICE_TOKEN,
+            "AGENTOPIA_PROVIDER_LEASE_WAIT_S": "0",
+        }
+        async with provider_service([OPENAI], env) as service:
+            request = pv_pb2.GenerateRequest(invocation=invocation("openai", BODY, model=MODEL))
+            with pytest.raises(grpc.aio.AioRpcError) as starting:
+                await service.stub.Generate(request)
+            assert grpc_error(starting.value).code == "provider_service_starting"
+        async with provider_service([OPENAI], {**env, "OPENAI_API_KEY": env_key}) as service:
+            await service.stub.Generate(request)
+            assert emulator.requests[-1].headers["authorization"] == f"Bearer {env_key}"

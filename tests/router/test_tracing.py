@@ -4,8 +4,6 @@ carries the trace in `traceparent`, and no span holds key material."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -13,40 +11,17 @@ import grpc
 import orjson
 import pytest
 import pytest_asyncio
-from agentopia.v1 import keyvault_service_pb2 as kv_pb2
-from agentopia.v1 import metrics_service_pb2
 from agentopia.v1 import openai_compat_service_pb2_grpc as oc_grpc
-from agentopia.v1 import provider_service_pb2_grpc as pv_grpc
 from google.api import httpbody_pb2
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from keyvault.client.keycache import KeyCache
-from services.common.channels import open_channel
-from services.common.hosting import ServiceHost
-from services.provider.config import ServiceConfig
-from services.provider.registry import PROVIDERS
-from services.provider.runtime import ProviderRuntime
-from services.provider.server import build_host
-from services.router.openai_servicer import OpenAICompatServicer
-from services.router.pipeline import Pipeline
-from services.router.routing import Planner, RegistryHolder, RoutingState, load_default
-from services.router.routing.catalog import RegistryCatalog
 from tests.emulators.openai_compat import OpenAICompatEmulator
+from tests.router.stack import CLIENT_KEY, router_stack
 
-CLIENT_KEY = "sk-agp-trace-test-client-key"
 PROVIDER_KEY = "sk-upstream-secret-for-trace-test"
-HASH_KEY = b"h" * 32
-
-
-class CollectingSink:
-    def __init__(self) -> None:
-        self.events: list[metrics_service_pb2.UsageEvent] = []
-
-    def record(self, event: metrics_service_pb2.UsageEvent) -> None:
-        self.events.append(event)
 
 
 @dataclass
@@ -54,7 +29,6 @@ class Stack:
     router: grpc.aio.Channel
     exporter: InMemorySpanExporter
     upstream: OpenAICompatEmulator
-    usage: CollectingSink
 
 
 @pytest.fixture(scope="module")
@@ -69,56 +43,9 @@ def exporter() -> InMemorySpanExporter:
 @pytest_asyncio.fixture(loop_scope="session")
 async def stack(exporter: InMemorySpanExporter) -> AsyncIterator[Stack]:
     async with OpenAICompatEmulator("openai", api_keys=(PROVIDER_KEY,)) as upstream:
-        config = ServiceConfig.from_env(
-            PROVIDERS,
-            env={"OPENAI_API_KEY": PROVIDER_KEY, "OPENAI_BASE_URL": upstream.base_url},
-        )
-        runtime = ProviderRuntime(config, PROVIDERS)
-        await runtime.start()
-        provider_host = build_host(config, runtime)
-        provider_port = await provider_host.start("127.0.0.1:0")
-        await provider_host.mark_serving()
-
-        keys = KeyCache()
-        digest = hmac.new(HASH_KEY, CLIENT_KEY.encode(), hashlib.sha256).digest()
-        keys.apply(
-            kv_pb2.WatchClientKeysResponse(
-                hash_key=HASH_KEY,
-                version=1,
-                keys=[
-                    kv_pb2.ClientKeyRecord(secret_digest=digest, key=kv_pb2.ClientKey(key_id="k1"))
-                ],
-            )
-        )
-        registry = RegistryHolder(load_default())
-        state = RoutingState(registry.current)
-        usage = CollectingSink()
-        async with open_channel(f"127.0.0.1:{provider_port}") as to_provider:
-            pipeline = Pipeline(
-                provider=pv_grpc.ProviderServiceStub(to_provider),
-                registry=registry,
-                state=state,
-                planner=Planner(state),
-                usage=usage,
-            )
-            servicer = OpenAICompatServicer(
-                pipeline=pipeline,
-                keys=keys,
-                catalog=RegistryCatalog(registry, created=0),
-                max_body_bytes=1 << 20,
-            )
-            router_host = ServiceHost("router")
-            router_host.add(
-                "agentopia.v1.OpenAICompatService",
-                lambda server: oc_grpc.add_OpenAICompatServiceServicer_to_server(servicer, server),
-            )
-            router_port = await router_host.start("127.0.0.1:0")
-            await router_host.mark_serving()
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{router_port}") as to_router:
-                yield Stack(to_router, exporter, upstream, usage)
-            await router_host.stop(0)
-        await provider_host.stop(0)
-        await runtime.close()
+        env = {"OPENAI_API_KEY": PROVIDER_KEY, "OPENAI_BASE_URL": upstream.base_url}
+        async with router_stack(env) as running:
+            yield Stack(running.channel, exporter, upstream)
 
 
 async def _chat(stack: Stack, stream: bool) -> list[httpbody_pb2.HttpBody]:
