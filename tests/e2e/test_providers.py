@@ -6,10 +6,12 @@ exception with an OpenAI-shaped body."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from typing import Any
 
+import aiohttp
 import openai
 import pytest
 
@@ -253,3 +255,30 @@ async def test_upstream_error_becomes_the_right_sdk_exception(
     assert isinstance(body, dict) and set(body) == {"message", "type", "param", "code"}
     assert body["code"] == rule.code
     assert "sk-" not in json.dumps(body) and "gsk_" not in json.dumps(body)
+
+
+async def test_client_disconnect_cancels_the_upstream_request(edge: Edge) -> None:
+    """Edge → router → provider → upstream HTTP: closing the client connection
+    mid-stream closes the upstream request (the emulator sees its handler cut short)."""
+    upstream = edge.upstreams.openai
+    before = upstream.cancelled
+    body = {
+        "model": MODELS["openai"] + "-disconnect",
+        "stream": True,
+        "messages": _user("stream then stall " + fault_marker(Fault("stall"))),
+    }
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{edge.url}/v1/chat/completions",
+            json=body,
+            headers={"Authorization": f"Bearer {edge.admin_key}"},
+        ) as reply,
+    ):
+        assert reply.status == 200
+        assert (await reply.content.readuntil(b"\n\n")).startswith(b"data: ")
+    for _ in range(500):  # bounded wait, no timing assertion
+        if upstream.cancelled > before:
+            break
+        await asyncio.sleep(0.02)
+    assert upstream.cancelled > before
