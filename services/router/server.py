@@ -50,7 +50,7 @@ from services.router.usage import RecordingSink
 __all__ = ["serve"]
 
 _log = logging.getLogger(__name__)
-_PROVIDER_REFRESH_S = 30.0
+_PROVIDER_REFRESH_S = 10.0
 
 
 def _initial_revision(config: RouterConfig) -> tuple[Registry, ConfigRevision]:
