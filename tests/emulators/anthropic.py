@@ -20,12 +20,10 @@ entry uses it). Every request received is recorded (path, headers, body).
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -43,6 +41,7 @@ from tests.emulators._anthropic_wire import (
     tool_use,
     validate,
 )
+from tests.emulators._server import EmulatorServer
 
 __all__ = ["AnthropicEmulator", "Fault", "Hook", "RecordedRequest", "Reply", "text", "tool_use"]
 
@@ -75,7 +74,7 @@ class RecordedRequest:
     raw: bytes
 
 
-class AnthropicEmulator:
+class AnthropicEmulator(EmulatorServer[Reply | Fault, RecordedRequest]):
     def __init__(
         self,
         *,
@@ -83,65 +82,18 @@ class AnthropicEmulator:
         default: Reply | None = None,
         hook: Hook | None = None,
     ) -> None:
+        super().__init__()
         self.api_keys = set(api_keys)
         self.default = default or Reply()
         self.hook = hook
-        self.requests: list[RecordedRequest] = []
-        self.cancelled = 0  # handlers cut short because the client went away
-        self._script: collections.deque[Reply | Fault] = collections.deque()
-        self._release = asyncio.Event()
-        self._closing = asyncio.Event()
         self._count = 0
-        self._runner: web.AppRunner | None = None
-        self._port = 0
-
-    # ---- lifecycle ----
-    async def __aenter__(self) -> Self:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, shutdown_timeout=1.0, handler_cancellation=True)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._closing.set()
-        self._release.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     @property
     def base_url(self) -> str:
         """The SDK's base URL (ANTHROPIC_BASE_URL): no /v1."""
-        return f"http://127.0.0.1:{self._port}"
-
-    @property
-    def last(self) -> RecordedRequest:
-        return self.requests[-1]
-
-    def enqueue(self, *items: Reply | Fault) -> None:
-        """Script the next responses, in order; then `default` answers."""
-        self._script.extend(items)
-
-    def release(self) -> None:
-        """Let every `hold` response proceed."""
-        self._release.set()
+        return self.root_url
 
     # ---- request handling ----
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        try:
-            return await self._answer(request)
-        except asyncio.CancelledError:
-            self.cancelled += 1
-            raise
-
     async def _answer(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
         body: Any = None

@@ -18,12 +18,10 @@ in-band stream error. Every request received is recorded (path, headers, body).
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -45,6 +43,7 @@ from tests.emulators._openai_compat_wire import (
     error_body,
     mask_key,
 )
+from tests.emulators._server import EmulatorServer
 
 __all__ = ["Fault", "OpenAICompatEmulator", "RecordedRequest", "Reply", "ToolCall"]
 
@@ -66,7 +65,7 @@ class RecordedRequest:
     raw: bytes
 
 
-class OpenAICompatEmulator:
+class OpenAICompatEmulator(EmulatorServer[Reply | Fault, RecordedRequest]):
     def __init__(
         self,
         flavor: Flavor = "openai",
@@ -75,44 +74,12 @@ class OpenAICompatEmulator:
         default: Reply | None = None,
         fault_hook: Callable[[str], Reply | Fault | None] | None = None,
     ) -> None:
+        super().__init__()
         self.flavor: Flavor = flavor
         self.api_keys = set(api_keys)
         self.default = default  # None: answer like a model would (`scenario_reply`)
         self.fault_hook = fault_hook  # raw request text -> a response to play, if any
-        self.requests: list[RecordedRequest] = []
-        self.cancelled = 0  # handlers cut short because the client went away
-        self._script: collections.deque[Reply | Fault] = collections.deque()
-        self._release = asyncio.Event()
-        self._closing = asyncio.Event()
         self._ids = Counter()
-        self._runner: web.AppRunner | None = None
-        self._port = 0
-
-    # ---- lifecycle ----
-    async def __aenter__(self) -> Self:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, shutdown_timeout=1.0, handler_cancellation=True)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._closing.set()
-        self._release.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    @property
-    def root_url(self) -> str:
-        return f"http://127.0.0.1:{self._port}"
 
     @property
     def base_url(self) -> str:
@@ -124,26 +91,7 @@ class OpenAICompatEmulator:
         """The base URL an OpenAI SDK client needs (Groq: <root>/openai/v1)."""
         return self.root_url + ("/v1" if self.flavor == "openai" else "/openai/v1")
 
-    @property
-    def last(self) -> RecordedRequest:
-        return self.requests[-1]
-
-    def enqueue(self, *items: Reply | Fault) -> None:
-        """Script the next responses, in order; then `default` (or `scenario_reply`) answers."""
-        self._script.extend(items)
-
-    def release(self) -> None:
-        """Let every `hold` response proceed."""
-        self._release.set()
-
     # ---- request handling ----
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        try:
-            return await self._answer(request)
-        except asyncio.CancelledError:
-            self.cancelled += 1
-            raise
-
     async def _answer(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
         body: Any = None
