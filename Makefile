@@ -13,7 +13,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 PROTO_SRCS := $(shell find protos -name '*.proto')
 
-.PHONY: help deps protos lint fmt test test-fast run bench clean postgres
+.PHONY: help deps protos lint fmt test test-fast run bench clean backing-services
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,10 +48,10 @@ fmt: deps  ## format and auto-fix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-postgres:  ## start the local PostgreSQL when it is down (Debian's pg_ctlcluster)
-	@bash tools/ensure_postgres.sh
+backing-services:  ## start the local PostgreSQL and Redis when they are down
+	@bash tools/ensure_services.sh
 
-test: deps protos lint postgres  ## the whole suite: static checks, unit, service and end-to-end tests
+test: deps protos lint backing-services  ## the whole suite: static checks, unit, service and end-to-end tests
 	$(PY) -m pytest --cov=services/provider --cov-report= --cov-fail-under=90
 
 test-fast: deps protos  ## tests without lint, for quick iteration

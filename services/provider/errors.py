@@ -344,37 +344,35 @@ def timeout_error(provider: str, phase: str, seconds: float) -> GatewayError:
     )
 
 
-def connect_error(provider: str, detail: str) -> GatewayError:
+def _transport(provider: str, code: str, message: str) -> GatewayError:
+    """A failure between us and the provider: a retryable 502 for the client."""
     return GatewayError(
         status=_S.UNAVAILABLE,
-        code="upstream_connect_error",
-        message=f"Could not connect to {provider} ({detail}). Retry the request.",
+        code=code,
+        message=f"{message} Retry the request.",
         http_status=502,
         retryable=True,
         metadata={"provider": provider},
+    )
+
+
+def connect_error(provider: str, detail: str) -> GatewayError:
+    return _transport(
+        provider, "upstream_connect_error", f"Could not connect to {provider} ({detail})."
     )
 
 
 def connection_lost(provider: str, detail: str) -> GatewayError:
-    return GatewayError(
-        status=_S.UNAVAILABLE,
-        code="upstream_connection_lost",
-        message=f"The connection to {provider} broke ({detail}). Retry the request.",
-        http_status=502,
-        retryable=True,
-        metadata={"provider": provider},
+    return _transport(
+        provider, "upstream_connection_lost", f"The connection to {provider} broke ({detail})."
     )
 
 
 def invalid_upstream_response(provider: str, detail: str) -> GatewayError:
-    return GatewayError(
-        status=_S.UNAVAILABLE,
-        code="upstream_invalid_response",
-        message=f"{provider} sent a response the gateway cannot read ({detail}). "
-        "Retry the request.",
-        http_status=502,
-        retryable=True,
-        metadata={"provider": provider},
+    return _transport(
+        provider,
+        "upstream_invalid_response",
+        f"{provider} sent a response the gateway cannot read ({detail}).",
     )
 
 
