@@ -24,19 +24,22 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from wsgiref.simple_server import WSGIServer
 
 from agentopia.v1 import metrics_service_pb2 as pb
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import start_wsgi_server
+from prometheus_client.registry import Collector
 
 from services.common.config import env_int, env_str
 
 __all__ = [
     "Exposition",
     "GatewayInstruments",
+    "KeyHealthCollector",
     "MetricsServiceInstruments",
     "RecorderInstruments",
     "start_exposition",
@@ -165,6 +168,24 @@ class RecorderInstruments:
         )
 
 
+class KeyHealthCollector(Collector):
+    """`agentopia_provider_key_health`, read from the source at scrape time (so the
+    request path pays nothing): 1 healthy, 2 cooling down, 3 failing (KeyHealth)."""
+
+    def __init__(self, source: Callable[[], Iterable[tuple[str, str, int]]]) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "agentopia_provider_key_health",
+            "Provider credential health by key id: 1 healthy, 2 cooling down, 3 failing.",
+            labels=[_PROVIDER, "key_id"],
+        )
+        for provider, key_id, health in self._source():
+            family.add_metric([provider, key_id], health)
+        yield family
+
+
 class GatewayInstruments:
     """The router's request metrics. Create once per process per registry."""
 
@@ -225,12 +246,6 @@ class GatewayInstruments:
             ["deployment_id", _PROVIDER],
             registry=registry,
         )
-        self.key_health = Gauge(
-            "agentopia_provider_key_health",
-            "Provider credential health by key id: 1 healthy, 2 cooling down, 3 failing.",
-            [_PROVIDER, "key_id"],
-            registry=registry,
-        )
         self.recorder = RecorderInstruments(registry)
 
     def observe_usage(self, event: pb.UsageEvent) -> None:
@@ -265,9 +280,6 @@ class GatewayInstruments:
 
     def set_circuit(self, circuit: pb.DeploymentCircuit) -> None:
         self.circuit_state.labels(circuit.deployment_id, circuit.provider).set(circuit.state)
-
-    def set_key_health(self, key: pb.ProviderKeyStatus) -> None:
-        self.key_health.labels(key.provider, key.key_id).set(key.health)
 
 
 class MetricsServiceInstruments:

@@ -88,6 +88,10 @@ class ProviderRuntime:
         self._keys: VaultKeys | None = None
         self._started = False
 
+    def key_health(self) -> list[tuple[str, str, int]]:
+        """Leased keys' health for Prometheus (empty without the key vault)."""
+        return self._keys.index.health() if self._keys is not None else []
+
     @property
     def started(self) -> bool:
         return self._started

@@ -9,8 +9,9 @@ from collections.abc import Sequence
 
 import grpc
 from agentopia.v1 import provider_service_pb2_grpc
+from prometheus_client import REGISTRY
 
-from metrics.exposition import start_exposition_from_env
+from metrics.exposition import KeyHealthCollector, start_exposition_from_env
 from services.common import logs, tracing
 from services.common.hosting import ServiceHost
 from services.provider.config import ServiceConfig
@@ -52,6 +53,7 @@ async def serve(config: ServiceConfig, specs: Sequence[ProviderSpec] = PROVIDERS
         await runtime.close()
         raise
     host = build_host(config, runtime)
+    REGISTRY.register(KeyHealthCollector(runtime.key_health))
 
     async def cleanup() -> None:
         await runtime.close()

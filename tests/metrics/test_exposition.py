@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from metrics.exposition import (
     Exposition,
     GatewayInstruments,
+    KeyHealthCollector,
     MetricsServiceInstruments,
     start_exposition,
     start_exposition_from_env,
@@ -76,9 +77,8 @@ def test_gateway_instruments_follow_genai_conventions(
     gateway.set_circuit(
         pb.DeploymentCircuit(deployment_id="d1", provider="openai", state=pb.CIRCUIT_STATE_OPEN)
     )
-    gateway.set_key_health(
-        pb.ProviderKeyStatus(provider="openai", key_id="pk_1", health=pb.KEY_HEALTH_HEALTHY)
-    )
+    # The provider service's key health, read from its key index at scrape time.
+    registry.register(KeyHealthCollector(lambda: [("openai", "pk_1", pb.KEY_HEALTH_HEALTHY)]))
     gateway.recorder.buffer_depth.set(3)
     families = scrape(exposition.port)
     for name in (

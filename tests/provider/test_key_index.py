@@ -7,6 +7,7 @@ import collections
 
 import pytest
 from agentopia.v1 import keyvault_service_pb2 as kv_pb2
+from agentopia.v1 import metrics_service_pb2 as m_pb2
 
 from services.common.config import ConfigError
 from services.provider.config import KeyVaultLink
@@ -189,3 +190,16 @@ def test_key_vault_link_needs_the_token_and_hides_it() -> None:
     )
     assert link is not None and link.target == "kv:50053" and link.report_buffer == 50
     assert "svc-secret-token" not in repr(link)
+
+
+def test_health_reports_what_this_replica_will_do() -> None:
+    index, _ = make(leased("pk_a"), leased("pk_b"), leased("pk_c"), leased("pk_d"))
+    index.disable("pk_b")
+    index.cool("pk_c", 30.0)
+    health = {key_id: value for _, key_id, value in index.health()}
+    assert health == {
+        "pk_a": m_pb2.KEY_HEALTH_HEALTHY,
+        "pk_b": m_pb2.KEY_HEALTH_FAILING,
+        "pk_c": m_pb2.KEY_HEALTH_COOLING_DOWN,
+        "pk_d": m_pb2.KEY_HEALTH_HEALTHY,
+    }

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 
 from agentopia.v1 import keyvault_service_pb2 as kv_pb2
+from agentopia.v1 import metrics_service_pb2 as m_pb2
 
 from services.provider.adapters.base import Credential
 
@@ -191,6 +192,21 @@ class KeyIndex:
         if chosen is not None:
             chosen.current -= total
         return chosen
+
+    def health(self) -> list[tuple[str, str, int]]:
+        """(provider, key id, KeyHealth) per key as this replica will treat it now:
+        failing when disabled, cooling down while benched, else healthy."""
+        now = self._clock()
+        rows: list[tuple[str, str, int]] = []
+        for slot in self._slots.values():
+            if slot.disabled_here or slot.state == _DISABLED:
+                value = m_pb2.KEY_HEALTH_FAILING
+            elif slot.cool_end > now:
+                value = m_pb2.KEY_HEALTH_COOLING_DOWN
+            else:
+                value = m_pb2.KEY_HEALTH_HEALTHY
+            rows.append((slot.provider, slot.key_id, value))
+        return rows
 
     # ---- what this replica saw ---------------------------------------------------------
     def disable(self, key_id: str) -> None:
