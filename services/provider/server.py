@@ -5,12 +5,16 @@ on SIGTERM; pools closed last)."""
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Sequence
 
 import grpc
+from agentopia.v1 import metrics_service_pb2 as m_pb2
 from agentopia.v1 import provider_service_pb2_grpc
 from prometheus_client import REGISTRY
 
+from metrics.client import UsageRecorder
 from metrics.exposition import KeyHealthCollector, start_exposition_from_env
 from services.common import logs, tracing
 from services.common.hosting import ServiceHost
@@ -39,6 +43,24 @@ def build_host(config: ServiceConfig, runtime: ProviderRuntime) -> ServiceHost:
     return host
 
 
+def _key_health_reporter(runtime: ProviderRuntime) -> UsageRecorder:
+    """The leased keys' health, sent to the metrics service's live stream every few
+    seconds (health only: the router sends the usage events)."""
+    reporter = f"provider@{socket.gethostname()}"
+
+    def report() -> m_pb2.HealthReport:
+        message = m_pb2.HealthReport(reporter=reporter)
+        message.time.GetCurrentTime()
+        for provider, key_id, health in runtime.key_health():
+            message.keys.add(provider=provider, key_id=key_id, health=health)
+        return message
+
+    target = os.environ.get("AGENTOPIA_METRICS_TARGET") or "127.0.0.1:50054"
+    recorder = UsageRecorder(target, health_source=report, flush_interval=5.0)
+    recorder.start()
+    return recorder
+
+
 async def serve(config: ServiceConfig, specs: Sequence[ProviderSpec] = PROVIDERS) -> None:
     """Run until SIGTERM/SIGINT."""
     logs.configure_logging("provider", config.log_level)
@@ -54,8 +76,11 @@ async def serve(config: ServiceConfig, specs: Sequence[ProviderSpec] = PROVIDERS
         raise
     host = build_host(config, runtime)
     REGISTRY.register(KeyHealthCollector(runtime.key_health))
+    health = _key_health_reporter(runtime) if config.keyvault is not None else None
 
     async def cleanup() -> None:
+        if health is not None:
+            await health.aclose()
         await runtime.close()
         if exposition is not None:
             exposition.close()

@@ -14,6 +14,8 @@ import openai
 import pytest
 from agentopia.v1 import keyvault_service_pb2 as kv_pb2
 from agentopia.v1 import keyvault_service_pb2_grpc as kv_grpc
+from agentopia.v1 import metrics_service_pb2 as m_pb2
+from agentopia.v1 import metrics_service_pb2_grpc as m_grpc
 from agentopia.v1 import provider_service_pb2 as pv_pb2
 from agentopia.v1 import provider_service_pb2_grpc as pv_grpc
 
@@ -47,6 +49,21 @@ async def _requests_counted(
         if usage.total.requests >= 1:
             return
         await asyncio.sleep(0.05)
+
+
+async def _live_key_health(mesh: Mesh, key_id: str) -> int:
+    """The provider service reports its leased keys to the metrics live stream."""
+    async with grpc.aio.insecure_channel(mesh.target("metrics")) as channel:
+        frames = m_grpc.MetricsServiceStub(channel).StreamLiveStats(
+            m_pb2.StreamLiveStatsRequest(),
+            metadata=(("authorization", f"Bearer {mesh.admin_key}"),),
+        )
+        async for frame in frames:
+            for key in frame.stats.keys:
+                if key.key_id == key_id:
+                    frames.cancel()
+                    return key.health
+    raise AssertionError("the live stream ended")
 
 
 async def test_a_vault_key_reaches_the_upstream(tmp_path: Path) -> None:
@@ -91,5 +108,7 @@ async def test_a_vault_key_reaches_the_upstream(tmp_path: Path) -> None:
                 assert reply.choices[0].message.content
                 assert upstream.requests[-1].headers["authorization"] == f"Bearer {secret}"
                 await asyncio.wait_for(_requests_counted(vault, key_id, mesh.admin_key), SAFETY_S)
+                health = await asyncio.wait_for(_live_key_health(mesh, key_id), SAFETY_S)
+                assert health == m_pb2.KEY_HEALTH_HEALTHY
         for service in mesh.services.values():
             assert secret not in service.log.read_text(errors="replace"), service.name

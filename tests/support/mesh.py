@@ -139,7 +139,7 @@ async def run_mesh(
         # The key vault first: the others follow its pushes. It calls the provider
         # service only to validate keys, so a port picked ahead for the provider
         # breaks the circle.
-        provider_port = free_port()
+        provider_port, metrics_port = free_port(), free_port()
         keyvault_env = {**base, "AGENTOPIA_PROVIDER_TARGET": f"127.0.0.1:{provider_port}"}
         mesh.services["keyvault"] = await start_service(
             "keyvault",
@@ -148,7 +148,12 @@ async def run_mesh(
             env_of("keyvault", keyvault_env),
             listen_var="AGENTOPIA_KEYVAULT_LISTEN",
         )
-        followers = {**base, "AGENTOPIA_KEYVAULT_TARGET": mesh.target("keyvault")}
+        followers = {
+            **base,
+            "AGENTOPIA_KEYVAULT_TARGET": mesh.target("keyvault"),
+            # The provider reports its leased keys' health to the metrics service.
+            "AGENTOPIA_METRICS_TARGET": f"127.0.0.1:{metrics_port}",
+        }
         second = await asyncio.gather(
             start_service(
                 "metrics",
@@ -156,6 +161,7 @@ async def run_mesh(
                 workdir,
                 env_of("metrics", followers),
                 listen_var="AGENTOPIA_METRICS_LISTEN",
+                port=metrics_port,
             ),
             start_service(
                 "provider",
