@@ -9,7 +9,11 @@ import re
 
 from prometheus_client import CollectorRegistry
 
-from metrics.exposition import GatewayInstruments, MetricsServiceInstruments
+from metrics.exposition import (
+    GatewayInstruments,
+    KeyHealthCollector,
+    MetricsServiceInstruments,
+)
 
 DASHBOARD = pathlib.Path(__file__).resolve().parents[2] / "helm/dashboards/agentopia-grafana.json"
 SERIES = re.compile(r"\b((?:gen_ai|agentopia)_[a-z0-9_]+)")
@@ -19,6 +23,7 @@ def exposed_series() -> set[str]:
     registry = CollectorRegistry()
     GatewayInstruments(registry)
     MetricsServiceInstruments(registry)
+    registry.register(KeyHealthCollector(lambda: [("openai", "pk_1", 1)]))  # provider service
     names: set[str] = set()
     for family in registry.collect():
         names.add(family.name)
