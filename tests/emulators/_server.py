@@ -7,20 +7,31 @@ from __future__ import annotations
 import abc
 import asyncio
 import collections
+import contextlib
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
+import orjson
 from aiohttp import web
 
-__all__ = ["EmulatorServer"]
+__all__ = ["EmulatorServer", "RecordedRequest"]
 
 ItemT = TypeVar("ItemT")
-RecordT = TypeVar("RecordT")
 
 
-class EmulatorServer(abc.ABC, Generic[ItemT, RecordT]):
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]  # lower-case names
+    body: Any  # the parsed JSON (None when it was not JSON)
+    raw: bytes
+
+
+class EmulatorServer(abc.ABC, Generic[ItemT]):
     def __init__(self) -> None:
-        self.requests: list[RecordT] = []
+        self.requests: list[RecordedRequest] = []
         self.cancelled = 0  # handlers cut short because the client went away
         self._script: collections.deque[ItemT] = collections.deque()
         self._release = asyncio.Event()
@@ -54,7 +65,7 @@ class EmulatorServer(abc.ABC, Generic[ItemT, RecordT]):
         return f"http://127.0.0.1:{self._port}"
 
     @property
-    def last(self) -> RecordT:
+    def last(self) -> RecordedRequest:
         return self.requests[-1]
 
     def enqueue(self, *items: ItemT) -> None:
@@ -67,11 +78,18 @@ class EmulatorServer(abc.ABC, Generic[ItemT, RecordT]):
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         try:
-            return await self._answer(request)
+            raw = await request.read()
+            body: Any = None
+            with contextlib.suppress(orjson.JSONDecodeError):
+                body = orjson.loads(raw) if raw else None
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            recorded = RecordedRequest(request.method, request.path, headers, body, raw)
+            self.requests.append(recorded)
+            return await self._answer(request, recorded)
         except asyncio.CancelledError:
             self.cancelled += 1
             raise
 
     @abc.abstractmethod
-    async def _answer(self, request: web.Request) -> web.StreamResponse:
-        """Answer one request in the provider's wire format."""
+    async def _answer(self, request: web.Request, recorded: RecordedRequest) -> web.StreamResponse:
+        """Answer one (already recorded) request in the provider's wire format."""

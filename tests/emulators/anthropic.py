@@ -20,10 +20,7 @@ entry uses it). Every request received is recorded (path, headers, body).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 import orjson
 from aiohttp import web
@@ -41,7 +38,7 @@ from tests.emulators._anthropic_wire import (
     tool_use,
     validate,
 )
-from tests.emulators._server import EmulatorServer
+from tests.emulators._server import EmulatorServer, RecordedRequest
 
 __all__ = ["AnthropicEmulator", "Fault", "Hook", "RecordedRequest", "Reply", "text", "tool_use"]
 
@@ -65,16 +62,7 @@ RATE_LIMITS = {
 }
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
-    method: str
-    path: str
-    headers: dict[str, str]  # lower-case names
-    body: Any  # the parsed JSON (None when it was not JSON)
-    raw: bytes
-
-
-class AnthropicEmulator(EmulatorServer[Reply | Fault, RecordedRequest]):
+class AnthropicEmulator(EmulatorServer[Reply | Fault]):
     def __init__(
         self,
         *,
@@ -94,13 +82,8 @@ class AnthropicEmulator(EmulatorServer[Reply | Fault, RecordedRequest]):
         return self.root_url
 
     # ---- request handling ----
-    async def _answer(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
-        body: Any = None
-        with contextlib.suppress(orjson.JSONDecodeError):
-            body = orjson.loads(raw) if raw else None
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        self.requests.append(RecordedRequest(request.method, request.path, headers, body, raw))
+    async def _answer(self, request: web.Request, recorded: RecordedRequest) -> web.StreamResponse:
+        raw, body, headers = recorded.raw, recorded.body, recorded.headers
         self._count += 1
         request_id = f"req_emu{self._count:010d}"
         if request.method != "POST" or request.path != "/v1/messages":

@@ -18,9 +18,7 @@ in-band stream error. Every request received is recorded (path, headers, body).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -43,7 +41,7 @@ from tests.emulators._openai_compat_wire import (
     error_body,
     mask_key,
 )
-from tests.emulators._server import EmulatorServer
+from tests.emulators._server import EmulatorServer, RecordedRequest
 
 __all__ = ["Fault", "OpenAICompatEmulator", "RecordedRequest", "Reply", "ToolCall"]
 
@@ -56,16 +54,7 @@ _PATHS: dict[Flavor, dict[str, str]] = {
 _GROQ_UNSUPPORTED = ("logprobs", "logit_bias", "top_logprobs")
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
-    method: str
-    path: str
-    headers: dict[str, str]  # lower-case names
-    body: Any  # the parsed JSON (None when it was not JSON)
-    raw: bytes
-
-
-class OpenAICompatEmulator(EmulatorServer[Reply | Fault, RecordedRequest]):
+class OpenAICompatEmulator(EmulatorServer[Reply | Fault]):
     def __init__(
         self,
         flavor: Flavor = "openai",
@@ -92,13 +81,8 @@ class OpenAICompatEmulator(EmulatorServer[Reply | Fault, RecordedRequest]):
         return self.root_url + ("/v1" if self.flavor == "openai" else "/openai/v1")
 
     # ---- request handling ----
-    async def _answer(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
-        body: Any = None
-        with contextlib.suppress(orjson.JSONDecodeError):
-            body = orjson.loads(raw) if raw else None
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        self.requests.append(RecordedRequest(request.method, request.path, headers, body, raw))
+    async def _answer(self, request: web.Request, recorded: RecordedRequest) -> web.StreamResponse:
+        raw, body, headers = recorded.raw, recorded.body, recorded.headers
         number = self._ids.next()
         kind = _PATHS[self.flavor].get(request.path) if request.method == "POST" else None
         if kind is None:
