@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import grpc
 
+from keyvault.client.keycache import Principal
 from services.common.errors import GatewayError
 from services.router.routing import REQUIREMENTS_HEADER
+from services.router.routing.catalog import ModelCatalog
 
 __all__ = [
     "Metadata",
     "internal_error",
+    "model_or_404",
     "request_id_from",
     "requirements_header",
     "response_headers",
@@ -39,6 +43,20 @@ def requirements_header(metadata: Metadata) -> str | None:
         if key == REQUIREMENTS_HEADER and isinstance(value, str):
             return value
     return None
+
+
+def model_or_404(catalog: ModelCatalog, model_id: str, principal: Principal) -> dict[str, Any]:
+    """GET /v1/models/{id}: the model object, or OpenAI's 404 for it."""
+    model = catalog.get_model(model_id, principal)
+    if model is None:
+        raise GatewayError(
+            grpc.StatusCode.NOT_FOUND,
+            "model_not_found",
+            f"The model '{model_id}' does not exist or you do not have access to it.",
+            param="model",
+            type="invalid_request_error",
+        )
+    return model
 
 
 def internal_error(request_id: str) -> GatewayError:

@@ -20,6 +20,7 @@ from services.router import typed_codec
 from services.router.call_context import (
     Metadata,
     internal_error,
+    model_or_404,
     request_id_from,
     requirements_header,
     response_headers,
@@ -98,14 +99,7 @@ class InferenceServicer(inf_grpc.InferenceServiceServicer):
     ) -> inf_pb2.GetModelResponse:
         try:
             principal = self._keys.authenticate(bearer_token(context.invocation_metadata()))
-            data = self._catalog.get_model(request.model, principal)
-            if data is None:
-                raise GatewayError(
-                    grpc.StatusCode.NOT_FOUND,
-                    "model_not_found",
-                    f"The model '{request.model}' does not exist or you do not have access to it.",
-                    param="model",
-                )
+            data = model_or_404(self._catalog, request.model, principal)
         except GatewayError as error:
             await error.abort(context)
         return inf_pb2.GetModelResponse(model=_model_message(data))

@@ -22,6 +22,7 @@ from services.common.errors import GatewayError
 from services.router.call_context import (
     Metadata,
     internal_error,
+    model_or_404,
     request_id_from,
     requirements_header,
     response_headers,
@@ -81,15 +82,7 @@ class OpenAICompatServicer(oc_grpc.OpenAICompatServiceServicer):
     async def Model(self, request: oc_pb2.ModelRequest, context: Context) -> httpbody_pb2.HttpBody:
         try:
             principal = self._keys.authenticate(bearer_token(context.invocation_metadata()))
-            model = self._catalog.get_model(request.model, principal)
-            if model is None:
-                raise GatewayError(
-                    grpc.StatusCode.NOT_FOUND,
-                    "model_not_found",
-                    f"The model '{request.model}' does not exist or you do not have access to it.",
-                    param="model",
-                    type="invalid_request_error",
-                )
+            model = model_or_404(self._catalog, request.model, principal)
         except GatewayError as error:
             await abort_openai(context, error)
         return httpbody_pb2.HttpBody(content_type=_JSON, data=orjson.dumps(model))
