@@ -59,7 +59,7 @@ test-fast: deps protos  ## tests without lint, for quick iteration
 	$(PY) -m pytest -x -q
 
 run: deps protos  ## start the whole mesh locally behind Envoy on 127.0.0.1:8080
-	$(PY) -m gateway.run
+	$(PY) -m tools.localrun
 
 bench: deps protos  ## measure the latency and CPU the gateway adds
 	$(PY) -m bench

@@ -25,7 +25,7 @@ import orjson
 
 from bench.cpu import cpu_seconds, pin
 from bench.load import LoadResult, run_load
-from gateway.testing import run_edge
+from tests.support.edge import run_edge
 from tests.support.mesh import run_mesh
 
 _BODY = orjson.dumps(

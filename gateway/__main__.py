@@ -25,8 +25,8 @@ from gateway.envoy_config import render_bootstrap, to_yaml
 from gateway.launcher import LaunchError, check_descriptor, envoy_command, supervise
 from gateway.routes import with_console_routes
 from gateway.settings import EdgeSettings, LaunchSettings
-from services.common.config import ConfigError
-from services.common.logs import configure_logging
+from services.kernel.config import ConfigError
+from services.kernel.logs import configure_logging
 
 _log = logging.getLogger("gateway")
 

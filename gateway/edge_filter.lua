@@ -34,7 +34,7 @@ local CODE_BY_STATUS = {
   [504] = "timeout",
 }
 
--- google.rpc.Code numbers to the codes services/common/errors.py falls back to.
+-- google.rpc.Code numbers to the codes services/kernel/errors.py falls back to.
 local CODE_BY_GRPC = {
   [1] = "cancelled", [2] = "unknown", [3] = "invalid_argument", [4] = "timeout",
   [5] = "not_found", [6] = "already_exists", [7] = "permission_denied",

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from services.common.config import ConfigError, env_bool, env_float, env_int, env_str
+from services.kernel.config import ConfigError, env_bool, env_float, env_int, env_str
 
 __all__ = [
     "REPO_ROOT",

@@ -10,7 +10,7 @@ from keyvault.config import KeyVaultConfig
 from keyvault.server import serve
 from keyvault.storage import migrate
 from keyvault.storage.database import make_engine
-from services.common.logs import configure_logging
+from services.kernel.logs import configure_logging
 
 
 def main(argv: list[str]) -> int:

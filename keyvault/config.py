@@ -6,7 +6,7 @@ import pathlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from services.common.config import ConfigError, env_float, env_int, env_str
+from services.kernel.config import ConfigError, env_float, env_int, env_str
 
 __all__ = ["KeyVaultConfig"]
 

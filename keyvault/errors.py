@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import grpc
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 
 __all__ = [
     "aborted",

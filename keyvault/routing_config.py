@@ -18,7 +18,7 @@ from keyvault import audit, errors, versions
 from keyvault.records import Actor, utcnow
 from keyvault.storage.database import Database
 from keyvault.storage.models import RoutingConfigRow
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 
 __all__ = ["MAX_TOML_BYTES", "RoutingConfigStore", "RoutingRevision"]
 

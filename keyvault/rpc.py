@@ -13,7 +13,7 @@ import grpc
 
 from keyvault.access import Access, Guard
 from keyvault.records import Actor
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 
 __all__ = ["Guarded", "access_of", "stream", "unary"]
 

@@ -20,6 +20,7 @@ from agentopia.v1 import keyvault_service_pb2_grpc as kv_grpc
 from keyvault import versions
 from keyvault.access import Guard, KeyDirectory
 from keyvault.audit import AuditLog
+from keyvault.client.limits import Limiter, RedisLimiter
 from keyvault.clientkeys import ClientKeyStore
 from keyvault.config import KeyVaultConfig
 from keyvault.crypto.envelope import Envelope
@@ -27,7 +28,6 @@ from keyvault.crypto.kek import FileKekSource, KekSource, Keyring, SecretManager
 from keyvault.crypto.secret_manager import SecretManagerReader, make_secret_manager_client
 from keyvault.feed import SnapshotFeed
 from keyvault.hashkey import load_or_create_hash_key, rewrap_hash_key
-from keyvault.limits import Limiter, RedisLimiter
 from keyvault.provider_health import KeyHealth
 from keyvault.providerkeys import LeasedKey, ProviderKeyStore
 from keyvault.routing_config import RoutingConfigStore
@@ -38,10 +38,10 @@ from keyvault.storage.database import Database, make_engine
 from keyvault.usage import ClientUsageReporter
 from keyvault.validation import ProviderServiceValidator, Validator
 from metrics.exposition import start_exposition_from_env
-from services.common.channels import open_channel
-from services.common.hosting import ServiceHost
-from services.common.logs import configure_logging
-from services.common.tracing import configure_tracing, shutdown_tracing
+from services.kernel.channels import open_channel
+from services.kernel.hosting import ServiceHost
+from services.kernel.logs import configure_logging
+from services.kernel.tracing import configure_tracing, shutdown_tracing
 
 __all__ = ["KeyVaultApp", "RunningKeyVault", "SchemaNotCurrentError", "serve", "start"]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from agentopia.v1 import keyvault_service_pb2 as kv_pb2
 
 from keyvault import errors
+from keyvault.client.limits import Limiter, Limits
 from keyvault.convert import PERIOD_TO_PROTO, set_time
-from keyvault.limits import Limiter, Limits
 from keyvault.money import format_usd
 from keyvault.records import BudgetPeriod, ClientKeyRecord
 

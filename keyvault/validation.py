@@ -14,7 +14,7 @@ from agentopia.v1 import provider_service_pb2 as pv_pb2
 from agentopia.v1 import provider_service_pb2_grpc as pv_grpc
 
 from keyvault.records import ProviderKeyRecord
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 
 __all__ = ["ProviderServiceValidator", "Validation", "Validator"]
 

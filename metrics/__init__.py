@@ -2,6 +2,6 @@
 a live per-second stream; Prometheus exposition. Never on a request's path.
 
 Libraries for other services: `metrics.client` (the batching usage sender),
-`metrics.pricing` (the price table and exact costs), `metrics.exposition`
+`metrics.client.pricing` (the price table and exact costs), `metrics.exposition`
 (Prometheus /metrics and the gateway's instruments).
 """

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from services.common.config import ConfigError, env_float, env_int, env_str
+from services.kernel.config import ConfigError, env_float, env_int, env_str
 
 __all__ = ["MetricsConfig"]
 

@@ -34,7 +34,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import start_wsgi_server
 from prometheus_client.registry import Collector
 
-from services.common.config import env_int, env_str
+from services.kernel.config import env_int, env_str
 
 __all__ = [
     "Exposition",

@@ -19,7 +19,7 @@ from typing import Any
 
 from agentopia.v1 import metrics_service_pb2 as pb
 
-from metrics.pricing import format_usd
+from metrics.client.pricing import format_usd
 from metrics.storage.ingest import Row, pusd_to_usd
 
 __all__ = ["LiveHub", "percentile_cont"]

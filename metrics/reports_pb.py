@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from agentopia.v1 import metrics_service_pb2 as pb
 from google.protobuf import timestamp_pb2
 
-from metrics.pricing import format_usd
+from metrics.client.pricing import format_usd
 from metrics.storage.ingest import pusd_to_usd
 from metrics.storage.reports import (
     Filters,

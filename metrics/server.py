@@ -14,7 +14,7 @@ from agentopia.v1 import metrics_service_pb2_grpc as pb_grpc
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from keyvault.client.keycache import KeyCache
-from metrics import pricing
+from metrics.client import pricing
 from metrics.config import MetricsConfig
 from metrics.exposition import MetricsServiceInstruments, start_exposition
 from metrics.live import LiveHub
@@ -22,11 +22,11 @@ from metrics.servicer import MetricsServicer
 from metrics.storage import db
 from metrics.storage.reports import UsageReports
 from metrics.storage.store import UsageStore
-from services.common import tracing
-from services.common.channels import open_channel
-from services.common.entry import run_service
-from services.common.hosting import ServiceHost
-from services.common.logs import configure_logging
+from services.kernel import tracing
+from services.kernel.channels import open_channel
+from services.kernel.entry import run_service
+from services.kernel.hosting import ServiceHost
+from services.kernel.logs import configure_logging
 
 __all__ = ["SERVICE_NAME", "MetricsHost", "Service", "build", "main", "serve"]
 

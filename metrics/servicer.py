@@ -17,7 +17,8 @@ from google.api import httpbody_pb2
 from google.protobuf import json_format
 
 from keyvault.client.keycache import KeyCache, bearer_token, require_role
-from metrics import errors, pricing
+from metrics import errors
+from metrics.client import pricing
 from metrics.exposition import MetricsServiceInstruments
 from metrics.live import LiveHub
 from metrics.reports_pb import (
@@ -33,7 +34,7 @@ from metrics.storage.ingest import parse_events
 from metrics.storage.paging import PageTokenError
 from metrics.storage.reports import UsageReports
 from metrics.storage.store import UsageStore
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 
 __all__ = ["MetricsServicer"]
 

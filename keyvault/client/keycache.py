@@ -20,8 +20,8 @@ import grpc
 from agentopia.v1 import keyvault_service_pb2 as kv_pb2
 from agentopia.v1 import keyvault_service_pb2_grpc as kv_grpc
 
-from keyvault.limits import Limits
-from services.common.errors import GatewayError
+from keyvault.client.limits import Limits
+from services.kernel.errors import GatewayError
 
 __all__ = ["KeyCache", "Principal", "bearer_token", "require_role", "unauthenticated"]
 

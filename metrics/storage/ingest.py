@@ -12,7 +12,7 @@ from typing import Any
 
 from agentopia.v1 import metrics_service_pb2 as pb
 
-from metrics import pricing
+from metrics.client import pricing
 from metrics.storage.schema import ROLLUP_KEYS, ROLLUP_SUMS
 
 __all__ = ["PUSD_PER_USD", "Batch", "parse_events", "pusd_to_usd", "rollup_deltas"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.common.entry import run_service
+from services.kernel.entry import run_service
 from services.provider.server import load_config, serve
 
 

@@ -16,7 +16,7 @@ import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.provider.adapters.base import Call, Chunk, Credential, Result, StreamEnd
 from services.provider.keys import VaultKeys
 from services.provider.runtime import Provider

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from services.common.config import ConfigError, env_float, env_int, env_str
+from services.kernel.config import ConfigError, env_float, env_int, env_str
 
 if TYPE_CHECKING:
     from services.provider.provider_spec import ProviderSpec

@@ -17,7 +17,7 @@ from typing import Any
 
 import grpc
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.provider.redact import ProviderMessage, extract_message
 
 __all__ = [

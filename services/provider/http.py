@@ -21,7 +21,7 @@ import aiohttp
 from opentelemetry import propagate, trace
 from yarl import URL
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.provider import errors
 from services.provider.adapters.base import SseEvent, Timing, UpstreamResponse
 from services.provider.config import DEFAULT_POOL, DEFAULT_TIMEOUTS, PoolLimits, Timeouts

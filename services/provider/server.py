@@ -16,8 +16,8 @@ from prometheus_client import REGISTRY
 
 from metrics.client import UsageRecorder
 from metrics.exposition import KeyHealthCollector, start_exposition_from_env
-from services.common import logs, tracing
-from services.common.hosting import ServiceHost
+from services.kernel import logs, tracing
+from services.kernel.hosting import ServiceHost
 from services.provider.config import ServiceConfig
 from services.provider.provider_spec import ProviderSpec
 from services.provider.registry import PROVIDERS

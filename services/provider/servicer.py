@@ -18,7 +18,7 @@ import grpc
 import orjson
 from agentopia.v1 import chat_pb2, provider_service_pb2, provider_service_pb2_grpc
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.provider import attempts, errors
 from services.provider.adapters.base import (
     RESERVED_KEYS,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.common.entry import run_service
+from services.kernel.entry import run_service
 from services.router.config import RouterConfig
 from services.router.server import serve
 

@@ -11,7 +11,7 @@ from agentopia.v1 import routing_admin_service_pb2 as ra_pb2
 from agentopia.v1 import routing_admin_service_pb2_grpc as ra_grpc
 
 from keyvault.client.keycache import KeyCache, Principal, bearer_token, require_role
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.router.routing import HealthMonitor, RoutingState
 from services.router.routing_config import (
     ConfigRevision,

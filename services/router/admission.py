@@ -1,6 +1,6 @@
 """Client-key limits at admission: reserve (requests, estimated tokens and cost)
 before the first provider call, settle with the true usage afterwards, release
-when nothing was used. The limiter (keyvault.limits) is shared by every router
+when nothing was used. The limiter (keyvault.client.limits) is shared by every router
 replica through Redis, so N replicas enforce one limit."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import grpc
 from agentopia.v1 import chat_pb2
 
 from keyvault.client.keycache import Principal
-from keyvault.limits import Limiter, Reservation
-from services.common.errors import GatewayError
+from keyvault.client.limits import Limiter, Reservation
+from services.kernel.errors import GatewayError
 from services.router.routing import Decision
 
 __all__ = ["Admission"]

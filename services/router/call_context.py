@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 
 from keyvault.client.keycache import Principal
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.router.routing import REQUIREMENTS_HEADER
 from services.router.routing.catalog import ModelCatalog
 

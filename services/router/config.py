@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from services.common.config import env_float, env_int, env_str
+from services.kernel.config import env_float, env_int, env_str
 
 __all__ = ["RouterConfig"]
 

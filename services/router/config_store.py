@@ -11,7 +11,7 @@ import grpc
 from agentopia.v1 import keyvault_service_pb2 as kv_pb2
 from agentopia.v1 import keyvault_service_pb2_grpc as kv_grpc
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.router.routing_config import ConfigRevision
 
 __all__ = ["KeyVaultConfigStore"]

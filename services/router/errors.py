@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import grpc
 import orjson
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 
 __all__ = [
     "ERROR_BODY_KEY",

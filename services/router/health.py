@@ -16,7 +16,7 @@ from agentopia.v1 import provider_service_pb2 as pv_pb2
 from agentopia.v1 import provider_service_pb2_grpc as pv_grpc
 
 from metrics.exposition import GatewayInstruments
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.router.routing import CircuitState, Deployment, RoutingState
 
 __all__ = ["CircuitPublisher", "Probes"]

@@ -15,8 +15,9 @@ from agentopia.v1 import model_pb2
 from google.protobuf import json_format
 
 from keyvault.client.keycache import KeyCache, bearer_token
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.router import typed_codec
+from services.router.body import CHAT, COMPLETIONS, validate_body
 from services.router.call_context import (
     Metadata,
     internal_error,
@@ -26,7 +27,6 @@ from services.router.call_context import (
     response_headers,
 )
 from services.router.pipeline import Completed, InferenceRequest, Pipeline, StreamOpened
-from services.router.requests import CHAT, COMPLETIONS, validate_body
 from services.router.routing.catalog import ModelCatalog
 
 __all__ = ["InferenceServicer"]

@@ -18,7 +18,8 @@ from agentopia.v1 import openai_compat_service_pb2_grpc as oc_grpc
 from google.api import httpbody_pb2
 
 from keyvault.client.keycache import KeyCache, bearer_token
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
+from services.router.body import CHAT, COMPLETIONS, parse_body
 from services.router.call_context import (
     Metadata,
     internal_error,
@@ -29,7 +30,6 @@ from services.router.call_context import (
 )
 from services.router.errors import abort_openai, sse_error_event
 from services.router.pipeline import InferenceRequest, Pipeline
-from services.router.requests import CHAT, COMPLETIONS, parse_body
 from services.router.routing.catalog import ModelCatalog
 
 __all__ = ["OpenAICompatServicer"]

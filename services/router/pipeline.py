@@ -19,11 +19,11 @@ from agentopia.v1 import provider_service_pb2_grpc as pv_grpc
 from opentelemetry import trace
 
 from keyvault.client.keycache import Principal
-from keyvault.limits import Reservation
+from keyvault.client.limits import Reservation
 from metrics.semconv import genai_span_attributes
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.router.admission import Admission
-from services.router.requests import CHAT, ParsedBody
+from services.router.body import CHAT, ParsedBody
 from services.router.routing import (
     Attempt,
     Decision,

@@ -17,7 +17,7 @@ from typing import Protocol
 
 import grpc
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.router.routing import Registry, RegistryError, RegistryHolder, parse_registry
 
 __all__ = ["ConfigRevision", "LiveRegistry", "RoutingConfigStore", "validate"]

@@ -20,13 +20,13 @@ from agentopia.v1 import provider_service_pb2_grpc as pv_grpc
 from agentopia.v1 import routing_admin_service_pb2_grpc as ra_grpc
 
 from keyvault.client.keycache import KeyCache
-from keyvault.limits import open_limiter
+from keyvault.client.limits import open_limiter
 from metrics.client import UsageRecorder
 from metrics.exposition import GatewayInstruments, start_exposition_from_env
-from services.common.channels import open_channel, wait_until_serving
-from services.common.hosting import ServiceHost
-from services.common.logs import configure_logging
-from services.common.tracing import configure_tracing, shutdown_tracing
+from services.kernel.channels import open_channel, wait_until_serving
+from services.kernel.hosting import ServiceHost
+from services.kernel.logs import configure_logging
+from services.kernel.tracing import configure_tracing, shutdown_tracing
 from services.router.admin_servicer import RoutingAdminServicer
 from services.router.admission import Admission
 from services.router.config import RouterConfig

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Protocol
 from agentopia.v1 import chat_pb2, metrics_service_pb2
 from agentopia.v1 import provider_service_pb2 as pv_pb2
 
-from metrics.pricing import Priced, price
-from services.common.errors import GatewayError
+from metrics.client.pricing import Priced, price
+from services.kernel.errors import GatewayError
 
 if TYPE_CHECKING:
     from metrics.client import UsageRecorder

@@ -11,11 +11,11 @@ import openai
 import pytest
 import pytest_asyncio
 
-from gateway.testing import run_edge
 from tests.emulators.anthropic import AnthropicEmulator
 from tests.emulators.openai_compat import OpenAICompatEmulator
 from tests.provider.conformance.entry_anthropic import respond as anthropic_respond
 from tests.provider.conformance.entry_openai import fault_for
+from tests.support.edge import run_edge
 from tests.support.mesh import Mesh, run_mesh
 
 # Below the edge's own limit, so the router's clean 413 is what clients see.

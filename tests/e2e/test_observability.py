@@ -25,9 +25,9 @@ from agentopia.v1 import metrics_service_pb2 as m_pb2
 from agentopia.v1 import metrics_service_pb2_grpc as m_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.testing import free_port, run_edge
-from metrics.pricing import Priced, price
+from metrics.client.pricing import Priced, price
 from tests.emulators.openai_compat import OpenAICompatEmulator, Reply
+from tests.support.edge import free_port, run_edge
 from tests.support.mesh import Mesh, run_mesh
 
 pytestmark = [pytest.mark.e2e]

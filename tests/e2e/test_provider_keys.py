@@ -19,8 +19,8 @@ from agentopia.v1 import metrics_service_pb2_grpc as m_grpc
 from agentopia.v1 import provider_service_pb2 as pv_pb2
 from agentopia.v1 import provider_service_pb2_grpc as pv_grpc
 
-from gateway.testing import run_edge
 from tests.emulators.openai_compat import OpenAICompatEmulator
+from tests.support.edge import run_edge
 from tests.support.mesh import Mesh, run_mesh, start_service
 
 pytestmark = pytest.mark.e2e

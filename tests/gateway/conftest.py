@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from gateway.testing import Edge, run_edge
 from tests.gateway.stubs import KeyVaultStub, RouterStub, start_server
+from tests.support.edge import Edge, run_edge
 
 
 @dataclass

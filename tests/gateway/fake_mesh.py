@@ -1,4 +1,4 @@
-"""`python -m tests.gateway.fake_mesh`: gateway.run's `run()` over a fake router
+"""`python -m tests.gateway.fake_mesh`: tools.localrun.run's `run()` over a fake router
 (health only) and the real edge; with BREAK=1 also a program that fails to start."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import sys
 
-from gateway.run import grpc_probe, http_probe, mesh_env, run
-from gateway.supervisor import Program
+from tools.localrun.run import grpc_probe, http_probe, mesh_env, run
+from tools.localrun.supervisor import Program
 
 
 def main() -> int:

@@ -20,8 +20,8 @@ from google.protobuf import timestamp_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
-from services.common.errors import GatewayError
-from services.common.hosting import server_options
+from services.kernel.errors import GatewayError
+from services.kernel.hosting import server_options
 
 SSE = "text/event-stream"
 JSON = "application/json"

@@ -14,8 +14,8 @@ import pytest
 from grpc_tools import protoc
 
 from gateway.settings import REPO_ROOT, EdgeSettings
-from gateway.testing import Edge, run_edge
 from tests.gateway.stubs import KeyVaultStub, RouterStub, start_server
+from tests.support.edge import Edge, run_edge
 
 
 def descriptor_with_error_details(target: pathlib.Path) -> pathlib.Path:

@@ -13,9 +13,9 @@ import openai
 import pytest
 
 from gateway.settings import EdgeSettings
-from gateway.testing import Edge, run_edge
 from tests.gateway.conftest import Mesh
 from tests.gateway.stubs import RouterStub, start_server
+from tests.support.edge import Edge, run_edge
 
 CHAT = "/v1/chat/completions"
 OPENAI_ERROR_KEYS = {"message", "type", "param", "code"}

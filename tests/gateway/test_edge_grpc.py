@@ -17,9 +17,9 @@ from google.api import httpbody_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.settings import EdgeSettings
-from gateway.testing import run_edge
 from tests.gateway.conftest import Mesh
 from tests.gateway.stubs import STREAM_CHUNKS
+from tests.support.edge import run_edge
 
 
 async def test_native_health_check_through_the_edge(mesh: Mesh) -> None:

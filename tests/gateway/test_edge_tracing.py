@@ -12,8 +12,8 @@ import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 from gateway.settings import EdgeSettings, HostPort, OtelSettings
-from gateway.testing import run_edge
 from tests.gateway.stubs import RouterStub, start_server
+from tests.support.edge import run_edge
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"

@@ -14,7 +14,7 @@ from gateway.envoy_config import render_bootstrap, to_yaml
 from gateway.launcher import envoy_command
 from gateway.routes import SERVICE_ROUTES, with_console_routes
 from gateway.settings import EdgeSettings, HostPort, OtelSettings, parse_host_port
-from services.common.config import ConfigError
+from services.kernel.config import ConfigError
 
 
 def validate(settings: EdgeSettings, tmp_path: pathlib.Path) -> str:

@@ -17,8 +17,8 @@ import yaml
 from gateway.envoy_config import render_bootstrap, to_yaml
 from gateway.launcher import envoy_binary
 from gateway.settings import EdgeSettings
-from gateway.testing import free_port
 from tests.gateway.stubs import RouterStub, start_server
+from tests.support.edge import free_port
 
 
 def gateway_env(**extra: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from gateway.probe import grpc_probe, main
-from gateway.testing import free_port
+from tests.support.edge import free_port
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,10 @@ import threading
 
 import pytest
 
-from gateway.run import SERVICE_TOKEN_VAR, grpc_probe, mesh_env, mesh_programs
 from gateway.settings import REPO_ROOT
-from gateway.supervisor import Program, StartFailure, Supervisor
-from gateway.testing import free_port
+from tests.support.edge import free_port
+from tools.localrun.run import SERVICE_TOKEN_VAR, grpc_probe, mesh_env, mesh_programs
+from tools.localrun.supervisor import Program, StartFailure, Supervisor
 
 PYTHON = sys.executable
 

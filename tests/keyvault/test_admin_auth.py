@@ -61,7 +61,7 @@ async def _list_as(vault: Vault, metadata: Any) -> grpc.aio.AioRpcError | None:
 
 def _code(error: grpc.aio.AioRpcError | None) -> tuple[grpc.StatusCode, str]:
     assert error is not None
-    from services.common.errors import GatewayError  # noqa: PLC0415
+    from services.kernel.errors import GatewayError  # noqa: PLC0415
 
     return error.code(), GatewayError.from_rpc_error(error).code
 

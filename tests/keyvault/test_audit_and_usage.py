@@ -6,7 +6,7 @@ import dataclasses
 
 from agentopia.v1 import keyvault_service_pb2 as kv_pb2
 
-from keyvault.limits import Limits, RedisLimiter
+from keyvault.client.limits import Limits, RedisLimiter
 from keyvault.records import BudgetPeriod
 from tests.keyvault.conftest import REDIS_URL, Vault, admin
 

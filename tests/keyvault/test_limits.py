@@ -14,10 +14,10 @@ import grpc
 import pytest
 from agentopia.v1 import keyvault_service_pb2 as kv_pb2
 
-from keyvault.limits import Limiter, Limits, MemoryLimiter, RedisLimiter, Reservation
-from keyvault.limits.periods import period_bounds
+from keyvault.client.limits import Limiter, Limits, MemoryLimiter, RedisLimiter, Reservation
+from keyvault.client.limits.periods import period_bounds
 from keyvault.records import BudgetPeriod
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from tests.keyvault.conftest import REDIS_URL
 
 TIMEOUT = 30.0

@@ -7,9 +7,9 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 
-from keyvault.limits import Limits, RedisLimiter
+from keyvault.client.limits import Limits, RedisLimiter
 from keyvault.records import BudgetPeriod
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from tests.keyvault.conftest import REDIS_URL
 
 Worker = Callable[[RedisLimiter], Awaitable[int]]

@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from gateway.testing import run_edge
 from tests.keyvault.conftest import ADMIN_KEY, Vault
+from tests.support.edge import run_edge
 
 pytestmark = pytest.mark.e2e
 

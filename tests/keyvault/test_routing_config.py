@@ -21,7 +21,7 @@ from keyvault.routing_config import MAX_TOML_BYTES
 from keyvault.storage import migrate
 from keyvault.storage.database import make_engine
 from keyvault.storage.models import Base, VersionRow
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from tests.keyvault.conftest import Vault, admin
 from tests.keyvault.streams import Follower
 

@@ -17,8 +17,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from keyvault.config import KeyVaultConfig
-from services.common import tracing
-from services.common.logs import JsonFormatter
+from services.kernel import tracing
+from services.kernel.logs import JsonFormatter
 from tests.keyvault.conftest import ADMIN_KEY, SERVICE_TOKEN, Vault, admin
 
 

@@ -16,7 +16,7 @@ from agentopia.v1 import provider_service_pb2_grpc as pv_grpc
 from keyvault.config import KeyVaultConfig
 from keyvault.records import ProviderKeyRecord
 from keyvault.validation import ProviderServiceValidator, Validation
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from tests.keyvault.conftest import Vault, admin
 
 

@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from metrics.client import UsageRecorder
 from metrics.server import build
-from services.common.channels import wait_until_serving
+from services.kernel.channels import wait_until_serving
 from tests.metrics.conftest import PG_BASE, config_for, empty_pg
 from tests.metrics.tcp_proxy import TcpProxy
 from tests.metrics.workload import workload

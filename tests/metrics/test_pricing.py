@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from metrics import pricing
-from metrics.pricing import Priced, PriceTable, PriceTableError, Unpriced, UsageTokens
+from metrics.client import pricing
+from metrics.client.pricing import Priced, PriceTable, PriceTableError, Unpriced, UsageTokens
 
 AT = dt.datetime(2025, 12, 1, 12, 0, tzinfo=dt.UTC)
 

@@ -15,7 +15,7 @@ from agentopia.v1 import metrics_service_pb2 as pb
 from google.api import httpbody_pb2
 
 from metrics.client import UsageRecorder
-from metrics.pricing import format_usd
+from metrics.client.pricing import format_usd
 from tests.metrics.conftest import Running
 from tests.metrics.workload import expected, workload
 

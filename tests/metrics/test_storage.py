@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from agentopia.v1 import metrics_service_pb2 as pb
 
-from metrics import pricing
+from metrics.client import pricing
 from metrics.live import percentile_cont
 from metrics.storage import db
 from metrics.storage.ingest import parse_events, pusd_to_usd

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from agentopia.v1 import metrics_service_pb2 as pb
 
-from metrics import pricing
+from metrics.client import pricing
 
 # provider, model, prompt range, cached share, cache-write share, reasoning share
 MODELS = [

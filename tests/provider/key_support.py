@@ -17,15 +17,15 @@ from agentopia.v1 import keyvault_service_pb2 as kv_pb2
 from agentopia.v1 import keyvault_service_pb2_grpc as kv_grpc
 from agentopia.v1 import provider_service_pb2 as pv_pb2
 
-from gateway.testing import free_port
 from keyvault.config import KeyVaultConfig
 from keyvault.server import RunningKeyVault, start
 from keyvault.validation import ProviderServiceValidator
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.provider.adapters.openai import PROVIDER as OPENAI
 from services.provider.keys import KeySlot, VaultKeys
 from tests.emulators.openai_compat import OpenAICompatEmulator
 from tests.provider.core_support import SAFETY_S, Running, invocation, provider_service
+from tests.support.edge import free_port
 
 SERVICE_TOKEN = "svc-provider-tests-" + "t" * 24
 ADMIN_KEY = "sk-agp-provider-tests-admin-" + "x" * 16

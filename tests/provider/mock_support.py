@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.provider.adapters.base import RESERVED_KEYS, Call, Chunk, Operation, StreamEnd
 from services.provider.adapters.mock import MockAdapter, MockProfiles
 from services.provider.config import DEFAULT_TIMEOUTS, Timeouts

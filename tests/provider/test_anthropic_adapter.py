@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.provider.adapters.anthropic import PROVIDER, AnthropicAdapter
 from services.provider.adapters.anthropic.translate import translate_request
 from services.provider.adapters.base import (

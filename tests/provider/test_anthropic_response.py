@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.provider.adapters.anthropic.response import (
     FINISH_REASONS,
     completion_body,

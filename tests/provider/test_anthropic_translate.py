@@ -15,7 +15,7 @@ from typing import Any
 import grpc
 import pytest
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.provider.adapters.anthropic.params import RULES
 from services.provider.adapters.anthropic.translate import (
     API_VERSION,

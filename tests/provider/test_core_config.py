@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.common.config import ConfigError
+from services.kernel.config import ConfigError
 from services.provider.config import ServiceConfig, Timeouts
 from services.provider.provider_spec import ProviderSpec
 from services.provider.registry import PROVIDERS, find

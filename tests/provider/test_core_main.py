@@ -12,7 +12,7 @@ import grpc
 import orjson
 from agentopia.v1 import provider_service_pb2, provider_service_pb2_grpc
 
-from services.common.channels import wait_until_serving
+from services.kernel.channels import wait_until_serving
 
 SAFETY_S = 60.0
 

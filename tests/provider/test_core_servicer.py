@@ -11,7 +11,7 @@ import pytest
 from agentopia.v1 import provider_service_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.provider.adapters.mock import PROVIDER as MOCK
 from tests.provider.core_support import SAFETY_S, Probes, Running, invocation, provider_service
 

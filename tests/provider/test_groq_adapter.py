@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 import pytest
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.provider.adapters import groq
 from services.provider.adapters.base import Call, Chunk, Credential, Operation, StreamEnd, Usage
 from services.provider.config import ProviderConfig

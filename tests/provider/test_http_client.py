@@ -12,7 +12,7 @@ import grpc
 import pytest
 from aiohttp import web
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.provider.config import DEFAULT_POOL, DEFAULT_TIMEOUTS, PoolLimits, Timeouts
 from services.provider.http import DisabledHttp, PooledHttp, rate_limits
 

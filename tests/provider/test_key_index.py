@@ -9,7 +9,7 @@ import pytest
 from agentopia.v1 import keyvault_service_pb2 as kv_pb2
 from agentopia.v1 import metrics_service_pb2 as m_pb2
 
-from services.common.config import ConfigError
+from services.kernel.config import ConfigError
 from services.provider.config import KeyVaultLink
 from services.provider.keys import KeyIndex, Outcome, OutcomeReporter
 

@@ -15,7 +15,6 @@ from agentopia.v1 import keyvault_service_pb2 as kv_pb2
 from agentopia.v1 import provider_service_pb2 as pv_pb2
 from google.protobuf import duration_pb2
 
-from gateway.testing import free_port
 from keyvault.server import start
 from services.provider.adapters.openai import PROVIDER as OPENAI
 from tests.emulators.openai_compat import Fault, OpenAICompatEmulator
@@ -31,6 +30,7 @@ from tests.provider.key_support import (
     until,
     vault_config,
 )
+from tests.support.edge import free_port
 
 DISABLED = kv_pb2.PROVIDER_KEY_STATE_DISABLED
 COOLING = kv_pb2.PROVIDER_KEY_STATE_COOLING_DOWN

@@ -9,8 +9,8 @@ import grpc
 import orjson
 import pytest
 
-from services.common.config import ConfigError
-from services.common.errors import GatewayError
+from services.kernel.config import ConfigError
+from services.kernel.errors import GatewayError
 from services.provider.adapters.base import Chunk, Result, StreamEnd
 from services.provider.adapters.mock import PROVIDER, MockProfiles, build
 from services.provider.adapters.mock.content import split_words

@@ -10,7 +10,7 @@ from typing import Any
 import grpc
 import pytest
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.provider.adapters import openai
 from services.provider.adapters.base import (
     Adapter,

@@ -17,7 +17,7 @@ import grpc
 import orjson
 import pytest
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.provider.adapters import groq, openai
 from services.provider.adapters.base import Call, Operation
 from services.provider.adapters.openai_compat.spec import CompatSpec

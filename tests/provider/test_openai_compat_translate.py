@@ -8,7 +8,7 @@ import grpc
 import orjson
 import pytest
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.provider.adapters import groq, openai
 from services.provider.adapters.base import Call, Capability, Operation, Usage
 from services.provider.adapters.openai_compat import CompatSpec, ParamAction, ParamRule

@@ -17,8 +17,8 @@ from agentopia.v1 import openai_compat_service_pb2_grpc as oc_grpc
 from agentopia.v1 import provider_service_pb2_grpc as pv_grpc
 
 from keyvault.client.keycache import KeyCache
-from services.common.channels import open_channel
-from services.common.hosting import ServiceHost
+from services.kernel.channels import open_channel
+from services.kernel.hosting import ServiceHost
 from services.provider.config import ServiceConfig
 from services.provider.registry import PROVIDERS
 from services.provider.runtime import ProviderRuntime

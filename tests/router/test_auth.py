@@ -11,7 +11,7 @@ import pytest
 from agentopia.v1 import keyvault_service_pb2 as kv_pb2
 
 from keyvault.client.keycache import KeyCache, bearer_token
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 
 HASH_KEY = b"k" * 32
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.common.errors import GatewayError
-from services.router.requests import CHAT, COMPLETIONS, parse_body
+from services.kernel.errors import GatewayError
+from services.router.body import CHAT, COMPLETIONS, parse_body
 
 
 def _error(raw: bytes, operation: str = CHAT, max_bytes: int = 1000) -> GatewayError:

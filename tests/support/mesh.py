@@ -16,8 +16,8 @@ from pathlib import Path
 
 import grpc
 
-from gateway.testing import free_port
-from services.common.channels import wait_until_serving
+from services.kernel.channels import wait_until_serving
+from tests.support.edge import free_port
 
 __all__ = ["ADMIN_KEY", "Mesh", "ServiceProcess", "run_mesh", "start_service"]
 

@@ -23,8 +23,8 @@ from agentopia.v1 import keyvault_service_pb2 as kv_pb2
 from agentopia.v1 import keyvault_service_pb2_grpc as kv_grpc
 
 from keyvault.client.provider_keys import ProviderKeyLease
-from services.common.errors import GatewayError
-from services.common.hosting import channel_options
+from services.kernel.errors import GatewayError
+from services.kernel.hosting import channel_options
 from services.provider import errors
 from services.provider.adapters.base import Credential, Usage
 from services.provider.config import KeyVaultLink

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.router.routing.registry import Deployment
 from services.router.routing.retry import counts_against_health
 from services.router.routing.state import RoutingState

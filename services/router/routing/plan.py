@@ -42,7 +42,7 @@ from types import TracebackType
 
 import grpc
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.router.routing.balancer import Lease
 from services.router.routing.registry import Deployment, Model
 from services.router.routing.retry import (

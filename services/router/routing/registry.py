@@ -22,7 +22,7 @@ from types import MappingProxyType
 
 import grpc
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 
 __all__ = [
     "AUTO",

@@ -28,7 +28,7 @@ from typing import Any
 import grpc
 import orjson
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.router.routing.registry import KNOWN_CAPABILITIES
 
 __all__ = [

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 
 __all__ = [
     "Disposition",

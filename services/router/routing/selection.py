@@ -22,7 +22,7 @@ from typing import Protocol
 
 import grpc
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.router.routing.registry import Model, Registry, ResolutionKind
 from services.router.routing.requirements import Prefer, Requirements
 from services.router.routing.tokens import RequestProfile

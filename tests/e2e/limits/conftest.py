@@ -13,7 +13,7 @@ import pytest_asyncio
 from agentopia.v1 import keyvault_service_pb2 as kv_pb2
 from agentopia.v1 import keyvault_service_pb2_grpc as kv_grpc
 
-from gateway.testing import run_edge
+from tests.support.edge import run_edge
 from tests.support.mesh import Mesh, ServiceProcess, run_mesh, start_service
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -12,10 +12,10 @@ import openai
 import pytest
 import pytest_asyncio
 
-from gateway.testing import free_port, run_edge
 from tests.emulators.anthropic import AnthropicEmulator
 from tests.emulators.openai_compat import OpenAICompatEmulator
 from tests.provider.conformance.entry_anthropic import respond as anthropic_respond
+from tests.support.edge import free_port, run_edge
 from tests.support.mesh import Mesh, run_mesh
 
 MODELS_FILE = Path(__file__).with_name("models.toml")

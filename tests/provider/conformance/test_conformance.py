@@ -13,7 +13,7 @@ import grpc
 import orjson
 import pytest
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.provider.adapters.base import (
     RESERVED_KEYS,
     Call,

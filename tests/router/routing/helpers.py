@@ -10,7 +10,7 @@ from typing import Any
 
 import grpc
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.router.routing.loader import parse_registry
 from services.router.routing.plan import Attempt, Planner
 from services.router.routing.registry import Registry

@@ -3,7 +3,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.router.routing.circuit import BreakerConfig, CircuitState
 from services.router.routing.plan import AttemptKind
 from services.router.routing.retry import RetryPolicy

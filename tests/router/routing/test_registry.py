@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import grpc
 import pytest
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.provider.adapters.base import Capability
 from services.router.routing.catalog import RegistryCatalog
 from services.router.routing.loader import RegistryError, load_default, parse_registry

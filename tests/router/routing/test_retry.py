@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.router.routing.retry import (
     Disposition,
     RetryBudget,

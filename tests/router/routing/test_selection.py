@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.router.routing.headers import (
     EXCLUDED_HEADER,
     MAX_HEADER_CHARS,

@@ -8,7 +8,7 @@ import random
 import grpc
 import pytest
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.router.routing import (
     EXCLUDED_HEADER,
     REQUIREMENTS_HEADER,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.provider import errors as canonical
 
 __all__ = ["NAME", "http_error", "protocol_error", "stream_error"]

@@ -19,7 +19,7 @@ from typing import Any
 
 import grpc
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.provider.adapters.base import Operation
 
 __all__ = ["RULES", "Rule", "check_parameters", "invalid"]

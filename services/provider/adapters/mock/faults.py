@@ -13,7 +13,7 @@ from fractions import Fraction
 
 import orjson
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.provider import errors
 from services.provider.adapters.mock.settings import MockSettings
 

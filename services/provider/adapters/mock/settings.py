@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from services.common.config import ConfigError
+from services.kernel.config import ConfigError
 
 __all__ = [
     "BUILTIN_PROFILES",

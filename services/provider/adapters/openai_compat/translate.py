@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 import orjson
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.provider.adapters.base import Call, Usage
 from services.provider.adapters.openai_compat.spec import CompatSpec, ParamAction, ParamRule
 from services.provider.errors import invalid_upstream_response

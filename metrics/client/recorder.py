@@ -39,7 +39,7 @@ from agentopia.v1 import metrics_service_pb2 as pb
 from agentopia.v1 import metrics_service_pb2_grpc as pb_grpc
 
 from metrics.exposition import RecorderInstruments
-from services.common.hosting import channel_options
+from services.kernel.hosting import channel_options
 
 __all__ = ["RecorderStats", "UsageRecorder", "new_event_id"]
 

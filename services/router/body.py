@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 import orjson
 
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 from services.router.errors import bad_request
 
 __all__ = ["CHAT", "COMPLETIONS", "ParsedBody", "parse_body"]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from metrics.pricing.table import PriceEntry, PriceTable, Rates
+from metrics.client.pricing.table import PriceEntry, PriceTable, Rates
 
 __all__ = [
     "CostBreakdown",

@@ -11,7 +11,7 @@ from agentopia.v1 import keyvault_service_pb2 as kv_pb2
 
 from keyvault.money import format_usd, parse_usd
 from keyvault.records import BudgetPeriod
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 
 __all__ = [
     "KeyUsage",

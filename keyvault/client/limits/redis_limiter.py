@@ -13,7 +13,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from keyvault.limits.types import (
+from keyvault.client.limits.types import (
     KeyUsage,
     Limits,
     Reservation,
@@ -22,13 +22,13 @@ from keyvault.limits.types import (
     limits_unavailable,
 )
 from keyvault.records import BudgetPeriod
-from services.common.errors import GatewayError
+from services.kernel.errors import GatewayError
 
 __all__ = ["RedisLimiter"]
 
 _log = logging.getLogger(__name__)
 
-_SCRIPT = importlib.resources.files("keyvault.limits").joinpath("limiter.lua").read_text()
+_SCRIPT = importlib.resources.files("keyvault.client.limits").joinpath("limiter.lua").read_text()
 
 
 def _kind(period: BudgetPeriod) -> str:

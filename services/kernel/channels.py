@@ -7,8 +7,8 @@ import asyncio
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.common import tracing
-from services.common.hosting import channel_options
+from services.kernel import tracing
+from services.kernel.hosting import channel_options
 
 __all__ = ["EOF", "open_channel", "wait_until_serving"]
 

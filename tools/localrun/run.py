@@ -1,7 +1,7 @@
-"""`python -m gateway.run` (`make run`): the whole mesh on one machine.
+"""`python -m tools.localrun.run` (`make run`): the whole mesh on one machine.
 
 Starts key vault, metrics, provider, router and the Envoy edge as separate
-processes under supervisord (see gateway/supervisor.py for why supervisord),
+processes under supervisord (see tools/localrun/supervisor.py for why supervisord),
 with embedded defaults: SQLite files and the key-encryption key under
 AGENTOPIA_DATA_DIR (./var), the built-in mock provider plus any provider whose
 key is in the environment (OPENAI_*, ANTHROPIC_*, GROQ_* and OTEL_* pass
@@ -31,10 +31,10 @@ import sys
 import threading
 from collections.abc import Mapping
 
-from gateway.banner import banner, first_model
 from gateway.probe import grpc_probe, http_probe
 from gateway.settings import REPO_ROOT
-from gateway.supervisor import Program, StartFailure, Supervisor
+from tools.localrun.banner import banner, first_model
+from tools.localrun.supervisor import Program, StartFailure, Supervisor
 
 __all__ = [
     "SERVICE_TOKEN_VAR",

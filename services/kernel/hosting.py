@@ -17,7 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from services.common import tracing
+from services.kernel import tracing
 
 __all__ = ["ServiceHost", "channel_options", "server_options"]
 

@@ -2,7 +2,7 @@
 
 The router prices each request before it emits the usage event:
 
-    from metrics import pricing
+    from metrics.client import pricing
     result = pricing.price("openai/gpt-4o", usage, at)        # or provider="openai"
     event.cost_usd = result.cost_str if isinstance(result, pricing.Priced) else ""
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-from metrics.pricing.cost import (
+from metrics.client.pricing.cost import (
     CostBreakdown,
     Priced,
     TokenUsage,
@@ -24,7 +24,12 @@ from metrics.pricing.cost import (
     compute,
     format_usd,
 )
-from metrics.pricing.table import DEFAULT_PRICES_FILE, PriceEntry, PriceTable, PriceTableError
+from metrics.client.pricing.table import (
+    DEFAULT_PRICES_FILE,
+    PriceEntry,
+    PriceTable,
+    PriceTableError,
+)
 
 __all__ = [
     "DEFAULT_PRICES_FILE",

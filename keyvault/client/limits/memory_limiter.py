@@ -10,8 +10,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from keyvault.limits.periods import period_bounds
-from keyvault.limits.types import KeyUsage, Limits, Reservation, check_amounts, limit_exceeded
+from keyvault.client.limits.periods import period_bounds
+from keyvault.client.limits.types import (
+    KeyUsage,
+    Limits,
+    Reservation,
+    check_amounts,
+    limit_exceeded,
+)
 from keyvault.records import BudgetPeriod
 
 __all__ = ["MemoryLimiter"]

@@ -1,6 +1,6 @@
 """Start the real Envoy edge in front of test servers: a helper for any test suite.
 
-    from gateway.testing import run_edge
+    from tests.support.edge import run_edge
 
     async with run_edge(router_port=router_port, keyvault_port=kv_port) as edge:
         client = openai.AsyncOpenAI(base_url=edge.openai_base_url, api_key="sk-agp-...")
@@ -75,7 +75,7 @@ class Edge:
 
 def _ready(admin_url: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{admin_url}/ready", timeout=1.0) as reply:  # noqa: S310
+        with urllib.request.urlopen(f"{admin_url}/ready", timeout=1.0) as reply:
             return bool(reply.status == 200)
     except (OSError, urllib.error.URLError):
         return False

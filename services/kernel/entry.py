@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from services.common.config import ConfigError
+from services.kernel.config import ConfigError
 
 __all__ = ["run_service"]
 

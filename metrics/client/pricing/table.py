@@ -1,7 +1,7 @@
 """The versioned price table: loaded from a TOML data file and validated once.
 
 Prices are `Decimal`s per 1,000,000 tokens with at most 6 decimal places, so
-every computed cost is an exact multiple of 1e-12 USD (see `metrics.pricing.cost`).
+every computed cost is an exact multiple of 1e-12 USD (see `metrics.client.pricing.cost`).
 """
 
 from __future__ import annotations

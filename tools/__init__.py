@@ -1,0 +1,1 @@
+"""Development tooling: the local-run supervisor and generators; never imported by a service."""

@@ -1,0 +1,1 @@
+"""Running the whole mesh on one machine (`make run`); never imported by a service."""
