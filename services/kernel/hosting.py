@@ -18,6 +18,7 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from services.kernel import tracing
+from services.kernel.interceptor import ErrorInterceptor, MetadataRenderer
 
 __all__ = ["ServiceHost", "channel_options", "server_options"]
 
@@ -69,12 +70,16 @@ class ServiceHost:
         *,
         max_message_bytes: int = 64 * 1024 * 1024,
         interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
+        error_metadata: MetadataRenderer | None = None,
     ) -> None:
         self.name = name
         self.health = HealthServicer()
+        # The order is declared here once: tracing (health excluded), then the
+        # service's own interceptors (identity, request context), then error mapping
+        # innermost, so every exception a servicer raises becomes one status.
         traced = [tracing.server_interceptor()] if tracing.tracing_active() else []
         self.server = grpc.aio.server(
-            interceptors=[*traced, *interceptors],
+            interceptors=[*traced, *interceptors, ErrorInterceptor(name, error_metadata)],
             options=server_options(max_message_bytes),
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
