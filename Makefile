@@ -39,10 +39,11 @@ gen/agentopia.pb: $(PROTO_SRCS) tools/gen_protos.py $(VENV)/.synced
 
 protos: gen/agentopia.pb  ## generate Python stubs, .pyi and Envoy's descriptor set into gen/
 
-lint: deps protos  ## ruff, mypy (strict), buf lint
+lint: deps protos  ## ruff, mypy (strict), the import-linter layer contracts, buf lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-logo
 	node_modules/.bin/buf lint gen/agentopia.pb#format=binpb --config protos/buf.yaml --path agentopia
 
 fmt: deps  ## format and auto-fix
@@ -65,4 +66,4 @@ bench: deps protos  ## measure the latency and CPU the gateway adds
 	$(PY) -m bench
 
 clean:  ## remove generated and installed files
-	rm -rf gen .venv .uv node_modules var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf gen .venv .uv node_modules var .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

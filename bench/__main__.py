@@ -1,158 +1,188 @@
-"""`make bench`: the latency and CPU the gateway adds over calling the upstream directly.
+"""`make bench`: what the gateway adds over calling the upstream directly, per topology.
 
-Set-up: a fixed-answer OpenAI-style upstream (bench/upstream.py) in its own
-process; the whole mesh (router, provider, key vault, metrics, Envoy) as separate
-processes. The gateway's processes are pinned to core 0, the load generator and
-the upstream to core 1, so "CPU per request" is the gateway's alone. The same
-closed-loop load runs against the upstream directly and through the edge, at
-concurrency 1, 10 and 50; the table shows p50/p99, the added latency, the ratio
-and the gateway's CPU milliseconds per request across all its processes.
+Set-up: the benchmark upstream (bench/upstream.py, OpenAI wire format, 20-chunk
+streams 1 ms apart, optional 50 ms before the first byte) and the load driver on
+one core; the whole mesh (Envoy, router, provider, key vault, metrics — or the
+router hosting the provider in the `colocated` topology) pinned to the other.
+Requests go through the real edge with a client key that has limits, so
+authentication, routing, admission and usage accounting are all on.
 
-Budget this design is held to (issue 2): ≤ 1.2 ms added p50 at concurrency 1 and
-≤ 0.7 ms CPU per request across all processes, the mesh pinned to one core.
+For each topology, and for each peer installed (a plain Envoy hop always;
+LiteLLM or Portkey when present), every cell — non-stream and 20-chunk stream,
+0 ms and 50 ms upstream, concurrency 1, 10 and 50 — alternates slices against the
+upstream itself and against the target, so ratios compare the same period.
+Prints a summary table and every cell, and writes JSON (`--json`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import datetime as dt
 import os
+import platform
 import sys
 import tempfile
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import orjson
 
-from bench.cpu import cpu_seconds, pin
-from bench.load import LoadResult, run_load
+from bench.client_key import create_limited_key
+from bench.cpu import pin
+from bench.harness import Plan, TargetReport, Workload, measure
+from bench.peers import available_peers
+from bench.report import cells_table, summary_table
 from tests.support.edge import run_edge
 from tests.support.mesh import run_mesh
 
-_BODY = orjson.dumps(
-    {"model": "openai/bench-model", "messages": [{"role": "user", "content": "ping"}]}
-)
-_HEADER = " | ".join(
-    [
-        "|   c",
-        "direct p50",
-        "p99",
-        "gateway p50",
-        "p99",
-        "added p50",
-        "ratio",
-        "CPU ms/req",
-        "req/s",
-        "errors |",
-    ]
-)
-_GATEWAY_CORE = {0}
+_MESH_CORE = {0}
 _CLIENT_CORE = {1 if (os.cpu_count() or 1) > 1 else 0}
+TOPOLOGIES = ("split", "colocated")
 
 
-async def _start_upstream(workdir: Path) -> tuple[asyncio.subprocess.Process, int]:
+@contextlib.asynccontextmanager
+async def _upstream(workdir: Path) -> AsyncIterator[int]:
     port_file = workdir / "upstream.port"
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.upstream", str(port_file)
     )
-    while not port_file.exists():  # noqa: ASYNC110 (another process writes it)
-        await asyncio.sleep(0.05)
-    pin([process.pid], _CLIENT_CORE)
-    return process, int(port_file.read_text())
+    try:
+        while not port_file.exists():  # noqa: ASYNC110 (another process writes it)
+            await asyncio.sleep(0.05)
+        pin([process.pid], _CLIENT_CORE)
+        yield int(port_file.read_text())
+    finally:
+        process.terminate()
+        await process.wait()
 
 
-def _row(direct: LoadResult, gateway: LoadResult, cpu_ms: float) -> str:
-    added = gateway.p50 - direct.p50
-    return (
-        f"| {gateway.concurrency:>3} | {direct.p50:7.3f} | {direct.p99:7.3f} | {gateway.p50:7.3f} "
-        f"| {gateway.p99:7.3f} | {added:7.3f} | {gateway.p50 / direct.p50:5.2f}x "
-        f"| {cpu_ms:6.3f} | {gateway.throughput:7.0f} | {gateway.errors} |"
-    )
+async def _gateway(topology: str, workdir: Path, upstream_port: int, plan: Plan) -> TargetReport:
+    env = {
+        "OPENAI_API_KEY": "sk-bench-not-a-real-key",
+        "OPENAI_BASE_URL": f"http://127.0.0.1:{upstream_port}/v1",
+        "AGENTOPIA_LOG_LEVEL": "WARNING",
+        "AGENTOPIA_TOPOLOGY": topology,
+    }
+    async with (
+        run_mesh(workdir / topology, env) as mesh,
+        run_edge(
+            router_port=mesh.services["router"].port,
+            keyvault_port=mesh.services["keyvault"].port,
+            metrics_port=mesh.services["metrics"].port,
+        ) as edge,
+    ):
+        processes = {name: service.process.pid for name, service in mesh.services.items()}
+        processes["envoy"] = edge.pid
+        pin(list(processes.values()), _MESH_CORE)
+        key = await create_limited_key(edge.url, mesh.admin_key)
+        return await measure(
+            topology,
+            url=f"{edge.url}/v1/chat/completions",
+            direct_url=f"http://127.0.0.1:{upstream_port}/v1/chat/completions",
+            headers={"Authorization": f"Bearer {key}"},
+            processes=processes,
+            plan=plan,
+            model_prefix="openai/",
+        )
 
 
-async def bench(requests: int, max_seconds: float) -> None:
+async def _peers(upstream_port: int, plan: Plan) -> list[TargetReport]:
+    reports = []
+    for peer_context in available_peers(upstream_port):
+        async with peer_context as peer:
+            pin(peer.pids, _MESH_CORE)
+            reports.append(
+                await measure(
+                    peer.name,
+                    url=peer.url,
+                    direct_url=f"http://127.0.0.1:{upstream_port}/v1/chat/completions",
+                    headers=peer.headers,
+                    processes={f"{peer.name} {index}": pid for index, pid in enumerate(peer.pids)},
+                    plan=plan,
+                    model_prefix=peer.model_prefix,
+                )
+            )
+    return reports
+
+
+async def bench(plan: Plan, topologies: Sequence[str], *, peers: bool) -> list[TargetReport]:
     pin([os.getpid()], _CLIENT_CORE)
     with tempfile.TemporaryDirectory(prefix="agentopia-bench-") as tmp:
         workdir = Path(tmp)
-        upstream, port = await _start_upstream(workdir)
-        upstream_url = f"http://127.0.0.1:{port}/v1"
-        env = {
-            "OPENAI_API_KEY": "sk-bench-not-a-real-key",
-            "OPENAI_BASE_URL": upstream_url,
-            "AGENTOPIA_LOG_LEVEL": "WARNING",
-        }
-        try:
-            async with (
-                run_mesh(workdir / "mesh", env) as mesh,
-                run_edge(
-                    router_port=mesh.services["router"].port,
-                    keyvault_port=mesh.services["keyvault"].port,
-                    metrics_port=mesh.services["metrics"].port,
-                ) as edge,
-            ):
-                named = {name: s.process.pid for name, s in mesh.services.items()}
-                named["envoy"] = edge.pid
-                pids = list(named.values())
-                breakdown: list[tuple[int, dict[str, float]]] = []
-                pin(pids, _GATEWAY_CORE)
-                headers = {
-                    "Content-Type": "application/json",
-                    "Authorization": f"Bearer {mesh.admin_key}",
-                }
-                rows = []
-                for concurrency in (1, 10, 50):
-                    direct = await run_load(
-                        f"{upstream_url}/chat/completions",
-                        _BODY,
-                        headers,
-                        concurrency=concurrency,
-                        requests=requests,
-                        max_seconds=max_seconds,
-                    )
-                    before = cpu_seconds(pids)
-                    each_before = {name: cpu_seconds([pid]) for name, pid in named.items()}
-                    gateway = await run_load(
-                        f"{edge.url}/v1/chat/completions",
-                        _BODY,
-                        headers,
-                        concurrency=concurrency,
-                        requests=requests,
-                        max_seconds=max_seconds,
-                    )
-                    spent = cpu_seconds(pids) - before
-                    served = len(gateway.latencies_ms) + gateway.errors
-                    breakdown.append(
-                        (
-                            concurrency,
-                            {
-                                name: (cpu_seconds([pid]) - each_before[name])
-                                * 1000.0
-                                / max(1, served)
-                                for name, pid in named.items()
-                            },
-                        )
-                    )
-                    rows.append(_row(direct, gateway, spent * 1000.0 / max(1, served)))
-        finally:
-            upstream.terminate()
-            await upstream.wait()
-    print("Gateway overhead (ms); mesh pinned to one core, client + upstream on another")
-    print(_HEADER)
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for row in rows:
-        print(row)
-    print("budget: added p50 at c=1 <= 1.2 ms; CPU <= 0.7 ms/request")
-    print("CPU ms per request by process:")
-    for concurrency, parts in breakdown:
-        print(f"  c={concurrency:<3} " + "  ".join(f"{k}={v:.3f}" for k, v in parts.items()))
+        async with _upstream(workdir) as upstream_port:
+            reports = [await _peers(upstream_port, plan)] if peers else [[]]
+            for topology in topologies:
+                reports.append([await _gateway(topology, workdir, upstream_port, plan)])
+    return [report for group in reports for report in group]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--max-seconds", type=float, default=30.0)
-    args = parser.parse_args()
-    asyncio.run(bench(args.requests, args.max_seconds))
+def _document(reports: list[TargetReport], plan: Plan) -> dict[str, Any]:
+    return {
+        "generated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "mesh_core": sorted(_MESH_CORE),
+            "client_core": sorted(_CLIENT_CORE),
+        },
+        "plan": {
+            "requests": plan.requests,
+            "stream_requests": plan.stream_requests,
+            "slow_requests": plan.slow_requests,
+            "rounds": plan.rounds,
+            "slice_seconds": plan.slice_seconds,
+            "concurrency": list(plan.concurrency),
+        },
+        "targets": [report.as_json() for report in reports],
+    }
+
+
+def _smoke_plan() -> Plan:
+    """A few requests per cell: proves the harness and its JSON, measures nothing."""
+    return replace(
+        Plan(),
+        requests=6,
+        stream_requests=4,
+        slow_requests=2,
+        rounds=1,
+        slice_seconds=5.0,
+        concurrency=(1, 2),
+        idle_seconds=0.2,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--topology", choices=[*TOPOLOGIES, "both"], default="both")
+    parser.add_argument("--json", type=Path, default=Path("var/bench/latest.json"))
+    parser.add_argument("--no-peers", action="store_true", help="skip the peers")
+    parser.add_argument("--smoke", action="store_true", help="a tiny run that checks the harness")
+    parser.add_argument("--requests", type=int, default=Plan.requests)
+    parser.add_argument("--stream-requests", type=int, default=Plan.stream_requests)
+    args = parser.parse_args(argv)
+    plan = (
+        _smoke_plan()
+        if args.smoke
+        else replace(Plan(), requests=args.requests, stream_requests=args.stream_requests)
+    )
+    topologies = TOPOLOGIES if args.topology == "both" else (args.topology,)
+    reports = asyncio.run(bench(plan, topologies, peers=not args.no_peers))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_bytes(orjson.dumps(_document(reports, plan), option=orjson.OPT_INDENT_2))
+    print("Gateway overhead; mesh pinned to one core, driver + upstream on the other")
+    print(summary_table(reports))
+    for report in reports:
+        print()
+        print(cells_table(report))
+    print(f"\nJSON: {args.json}")
 
 
 if __name__ == "__main__":
     main()
+
+__all__ = ["TOPOLOGIES", "Workload", "bench", "main"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["cpu_seconds", "pin"]
+__all__ = ["cpu_seconds", "peak_rss_mib", "pin"]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -29,3 +29,15 @@ def pin(pids: list[int], cores: set[int]) -> None:
                 os.sched_setaffinity(int(task), cores)
         except OSError:
             continue
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The process's peak resident set (VmHWM), in MiB; 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        return 0.0
+    return 0.0

@@ -22,7 +22,8 @@ from typing import Any
 import yaml
 
 from gateway.envoy_config import render_bootstrap, to_yaml
-from gateway.launcher import LaunchError, check_descriptor, envoy_command, supervise
+from gateway.launcher import LaunchError, Reporting, check_descriptor, envoy_command, supervise
+from gateway.ports import admin_address_flag
 from gateway.routes import with_console_routes
 from gateway.settings import EdgeSettings, LaunchSettings
 from services.kernel.config import ConfigError
@@ -46,7 +47,7 @@ def _bootstrap(settings: EdgeSettings, prerendered: pathlib.Path | None) -> dict
         loaded: dict[str, Any] = yaml.safe_load(prerendered.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise LaunchError(f"cannot read the bootstrap {prerendered}: {exc}") from exc
-    if settings.console_dir is not None and settings.console_dir.is_dir():
+    if settings.console_dir is not None:
         loaded = with_console_routes(loaded, settings.console_dir)
     return loaded
 
@@ -74,11 +75,13 @@ def _run(args: argparse.Namespace, scratch: pathlib.Path) -> int:
         if args.print_config:
             print(text, end="")  # noqa: T201
             return 0
+        reporting = Reporting(settings.admin, scratch / "admin.address", launch.port_file)
         command = envoy_command(
             _write(text, launch, scratch),
             concurrency=launch.concurrency,
             log_level=launch.log_level,
             drain_seconds=launch.drain_seconds,
+            extra=admin_address_flag(reporting.admin_file),
         )
     except (ConfigError, LaunchError) as exc:
         print(f"agentopia edge: {exc}", file=sys.stderr)  # noqa: T201
@@ -86,7 +89,9 @@ def _run(args: argparse.Namespace, scratch: pathlib.Path) -> int:
     if args.validate:
         return subprocess.run([*command, "--mode", "validate"], check=False).returncode
     _log.info("edge on http://%s (admin http://%s)", settings.listen, settings.admin)
-    return supervise(command, launch, settings.admin)
+    if settings.console_dir is not None:
+        _log.info("console at / from %s", settings.console_dir)
+    return supervise(command, launch, reporting)
 
 
 if __name__ == "__main__":

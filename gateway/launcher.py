@@ -7,6 +7,10 @@ fail the edge health check (`/healthz` answers 503, so load balancers stop
 sending), ask Envoy to drain its listeners (HTTP/1.1 `connection: close`,
 HTTP/2 GOAWAY), wait until in-flight requests finish or the drain time is up,
 then stop Envoy.
+
+Ports may be 0: Envoy then reports where it listens (gateway/ports.py), the
+launcher drains through the admin address Envoy wrote, and once Envoy is ready
+it publishes the edge's port to AGENTOPIA_EDGE_PORT_FILE when that is set.
 """
 
 from __future__ import annotations
@@ -21,11 +25,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from gateway.ports import EDGE_LISTENER, listener_ports, publish_port, read_admin_address
 from gateway.settings import EdgeSettings, HostPort, LaunchSettings
 
 __all__ = [
     "LaunchError",
+    "Reporting",
     "check_descriptor",
     "drain",
     "envoy_binary",
@@ -43,6 +50,29 @@ _LOG_FORMAT = (
 
 class LaunchError(RuntimeError):
     """The edge cannot start; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Reporting:
+    """Where the launcher finds Envoy's admin API, and where it publishes the edge port."""
+
+    admin: HostPort  # as configured; port 0: read what Envoy wrote to `admin_file`
+    admin_file: pathlib.Path
+    port_file: pathlib.Path | None = None
+
+    def admin_address(self) -> HostPort | None:
+        return self.admin if self.admin.port else read_admin_address(self.admin_file)
+
+    def publish(self) -> bool:
+        """Write the edge's bound port once Envoy is ready; True when written."""
+        admin = self.admin_address()
+        if self.port_file is None or admin is None or not _is_ready(admin):
+            return False
+        port = listener_ports(admin).get(EDGE_LISTENER)
+        if port is None:
+            return False
+        publish_port(self.port_file, port)
+        return True
 
 
 def envoy_binary() -> pathlib.Path:
@@ -102,6 +132,14 @@ def _admin(admin: HostPort, path: str, *, method: str = "GET") -> bytes:
         return body
 
 
+def _is_ready(admin: HostPort) -> bool:
+    try:
+        _admin(admin, "/ready")
+    except (OSError, urllib.error.URLError):
+        return False
+    return True
+
+
 def _active_requests(admin: HostPort) -> int:
     stats = json.loads(_admin(admin, "/stats?format=json&filter=downstream_rq_active$"))
     return sum(
@@ -123,7 +161,7 @@ def drain(admin: HostPort, seconds: float) -> None:
         _log.warning("edge drain cut short: %s", exc)
 
 
-def supervise(command: Sequence[str], launch: LaunchSettings, admin: HostPort) -> int:
+def supervise(command: Sequence[str], launch: LaunchSettings, reporting: Reporting) -> int:
     """Run Envoy until it exits or SIGTERM/SIGINT arrives; returns its exit code."""
     stop = threading.Event()
 
@@ -133,11 +171,14 @@ def supervise(command: Sequence[str], launch: LaunchSettings, admin: HostPort) -
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     process = subprocess.Popen(command)
+    published = reporting.port_file is None
     try:
         while process.poll() is None and not stop.wait(0.2):
-            pass
+            published = published or reporting.publish()
         if process.poll() is None:
-            drain(admin, launch.drain_seconds)
+            admin = reporting.admin_address()
+            if admin is not None:
+                drain(admin, launch.drain_seconds)
             process.terminate()
         try:
             return process.wait(timeout=15)

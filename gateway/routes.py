@@ -66,11 +66,10 @@ SERVICE_ROUTES: tuple[ServiceRoute, ...] = (
     ServiceRoute("agentopia.v1.OpenAICompatService", "router", ("/v1/",)),
     ServiceRoute("agentopia.v1.InferenceService", "router"),
     ServiceRoute("agentopia.v1.RoutingAdminService", "router", ("/agentopia/v1/routing",)),
-    ServiceRoute(
-        "agentopia.v1.KeyVaultService",
-        "keyvault",
-        ("/agentopia/v1/client-keys", "/agentopia/v1/provider-keys", "/agentopia/v1/audit-events"),
-    ),
+    ServiceRoute("agentopia.v1.ClientKeyService", "keyvault", ("/agentopia/v1/client-keys",)),
+    ServiceRoute("agentopia.v1.ProviderKeyService", "keyvault", ("/agentopia/v1/provider-keys",)),
+    ServiceRoute("agentopia.v1.AuditService", "keyvault", ("/agentopia/v1/audit-events",)),
+    ServiceRoute("agentopia.v1.RoutingConfigService", "keyvault"),
     ServiceRoute(
         "agentopia.v1.MetricsService",
         "metrics",
@@ -97,11 +96,11 @@ EXTRA_GRPC_ROUTES: tuple[ServiceRoute, ...] = (
 # take no caller credentials (the mesh's own network and identities guard them)
 # and hand out key material or accept accounting data.
 INTERNAL_METHODS: tuple[str, ...] = (
-    "/agentopia.v1.KeyVaultService/WatchClientKeys",
-    "/agentopia.v1.KeyVaultService/WatchProviderKeys",
-    "/agentopia.v1.KeyVaultService/ReportKeyOutcomes",
-    "/agentopia.v1.KeyVaultService/PutRoutingConfig",
-    "/agentopia.v1.KeyVaultService/WatchRoutingConfig",
+    "/agentopia.v1.ClientKeyService/WatchClientKeys",
+    "/agentopia.v1.ProviderKeyService/WatchProviderKeys",
+    "/agentopia.v1.ProviderKeyService/ReportKeyOutcomes",
+    "/agentopia.v1.RoutingConfigService/PutRoutingConfig",
+    "/agentopia.v1.RoutingConfigService/WatchRoutingConfig",
     "/agentopia.v1.MetricsService/RecordUsage",
 )
 

@@ -15,15 +15,19 @@ from urllib.parse import urlsplit
 from services.kernel.config import ConfigError, env_bool, env_float, env_int, env_str
 
 __all__ = [
+    "CONSOLE_BUILD",
     "REPO_ROOT",
     "EdgeSettings",
     "HostPort",
     "LaunchSettings",
     "OtelSettings",
+    "console_from_env",
     "parse_host_port",
 ]
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+# Where a built console would be; served only when it holds an index.html.
+CONSOLE_BUILD = REPO_ROOT / "console" / "dist"
 MIB = 1024 * 1024
 
 
@@ -99,7 +103,8 @@ class EdgeSettings:
     keyvault: HostPort = HostPort("127.0.0.1", 50053)
     metrics: HostPort = HostPort("127.0.0.1", 50054)
     descriptor_path: pathlib.Path = REPO_ROOT / "gen" / "agentopia.pb"
-    console_dir: pathlib.Path | None = REPO_ROOT / "console" / "dist"
+    # The built console's files, served at `/`; None: `/` answers 404.
+    console_dir: pathlib.Path | None = None
     max_body_bytes: int = 32 * MIB
     stream_idle_timeout_s: int = 300
     access_log: bool = True
@@ -123,18 +128,23 @@ class EdgeSettings:
         def address(name: str, default: HostPort) -> HostPort:
             return parse_host_port(name, env_str(name, str(default), source))
 
-        console = env_str("AGENTOPIA_CONSOLE_DIR", str(defaults.console_dir), source)
         stats = env_str("AGENTOPIA_EDGE_STATS_LISTEN", "", source)
+        admin = address("AGENTOPIA_EDGE_ADMIN_LISTEN", defaults.admin)
+        if stats and admin.port == 0:
+            raise ConfigError(
+                "AGENTOPIA_EDGE_STATS_LISTEN proxies to the admin API, so "
+                "AGENTOPIA_EDGE_ADMIN_LISTEN needs a fixed port (not 0)"
+            )
         return cls(
             listen=address("AGENTOPIA_EDGE_LISTEN", defaults.listen),
-            admin=address("AGENTOPIA_EDGE_ADMIN_LISTEN", defaults.admin),
+            admin=admin,
             router=address("AGENTOPIA_ROUTER_TARGET", defaults.router),
             keyvault=address("AGENTOPIA_KEYVAULT_TARGET", defaults.keyvault),
             metrics=address("AGENTOPIA_METRICS_TARGET", defaults.metrics),
             descriptor_path=pathlib.Path(
                 env_str("AGENTOPIA_EDGE_DESCRIPTOR", str(defaults.descriptor_path), source)
             ),
-            console_dir=None if console == "off" else pathlib.Path(console),
+            console_dir=console_from_env(source),
             max_body_bytes=env_int(
                 "AGENTOPIA_EDGE_MAX_BODY_BYTES", defaults.max_body_bytes, source, minimum=1024
             ),
@@ -150,6 +160,23 @@ class EdgeSettings:
         )
 
 
+def console_from_env(env: Mapping[str, str]) -> pathlib.Path | None:
+    """`AGENTOPIA_CONSOLE_DIR`: a built console (a folder with index.html), `off`, or
+    unset for the repository's build when there is one."""
+    raw = env_str("AGENTOPIA_CONSOLE_DIR", "", env)
+    if raw == "off":
+        return None
+    if not raw:
+        return CONSOLE_BUILD if (CONSOLE_BUILD / "index.html").is_file() else None
+    folder = pathlib.Path(raw)
+    if not (folder / "index.html").is_file():
+        raise ConfigError(
+            f"AGENTOPIA_CONSOLE_DIR={raw!r} holds no built console (no index.html); "
+            "build it or set AGENTOPIA_CONSOLE_DIR=off"
+        )
+    return folder
+
+
 @dataclass(frozen=True)
 class LaunchSettings:
     """How the launcher runs the binary (not part of the rendered bootstrap)."""
@@ -158,14 +185,18 @@ class LaunchSettings:
     drain_seconds: float = 5.0
     log_level: str = "warning"
     config_path: pathlib.Path | None = None
+    # Where to write the edge's bound port once it is ready (listen on port 0 and read it).
+    port_file: pathlib.Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> LaunchSettings:
         source = os.environ if env is None else env
         config = env_str("AGENTOPIA_EDGE_CONFIG_PATH", "", source)
+        port_file = env_str("AGENTOPIA_EDGE_PORT_FILE", "", source)
         return cls(
             concurrency=env_int("AGENTOPIA_EDGE_CONCURRENCY", cls.concurrency, source, minimum=1),
             drain_seconds=env_float("AGENTOPIA_EDGE_DRAIN_SECONDS", cls.drain_seconds, source),
             log_level=env_str("AGENTOPIA_EDGE_LOG_LEVEL", cls.log_level, source),
             config_path=pathlib.Path(config) if config else None,
+            port_file=pathlib.Path(port_file) if port_file else None,
         )

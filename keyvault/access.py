@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import enum
 import hmac
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 
 from keyvault import errors
-from keyvault.hashkey import digest
-from keyvault.records import Actor, ClientKeyRecord, Role, utcnow
+from keyvault.actors import Actor, Role
+from keyvault.client_keys.snapshot import ClientSnapshot
+from keyvault.storage.feed import SnapshotFeed
 
-__all__ = ["Access", "Guard", "KeyDirectory", "bearer_token"]
+__all__ = ["Access", "Guard", "bearer_token"]
 
 _BEARER = "bearer "
 
@@ -41,43 +42,11 @@ def bearer_token(metadata: Iterable[tuple[str, str | bytes]] | None) -> str | No
     return None
 
 
-class KeyDirectory:
-    """Client keys by the digest of their secret, for authenticating admin callers."""
-
-    def __init__(self, hash_key: bytes, records: Sequence[ClientKeyRecord]) -> None:
-        self._hash_key = hash_key
-        self._by_digest = {record.secret_digest: record for record in records}
-
-    def authenticate(self, token: str | None) -> ClientKeyRecord:
-        if token is None:
-            raise errors.unauthenticated(
-                "missing_api_key",
-                "You didn't provide an API key. "
-                "Send an admin key as 'Authorization: Bearer <key>'.",
-            )
-        if not token:
-            raise errors.unauthenticated(
-                "malformed_api_key", "The Authorization header must be 'Bearer <key>'."
-            )
-        record = self._by_digest.get(digest(self._hash_key, token))
-        if record is None:
-            raise errors.unauthenticated(
-                "invalid_api_key", "Incorrect API key provided. Check the key and try again."
-            )
-        if record.revoked:
-            raise errors.unauthenticated(
-                "revoked_api_key", "This API key has been revoked; ask an admin for a new one."
-            )
-        if record.expired(utcnow()):
-            raise errors.unauthenticated(
-                "expired_api_key", "This API key has expired; ask an admin for a new one."
-            )
-        return record
-
-
 class Guard:
-    def __init__(self, directory: Callable[[], KeyDirectory | None], service_token: str) -> None:
-        self._directory = directory
+    """Checks a call's credentials against the access its method requires."""
+
+    def __init__(self, client_keys: SnapshotFeed[ClientSnapshot], service_token: str) -> None:
+        self._client_keys = client_keys
         self._service_token = service_token.encode()
 
     def check(self, metadata: Iterable[tuple[str, str | bytes]] | None, access: Access) -> Actor:
@@ -86,12 +55,12 @@ class Guard:
         token = bearer_token(metadata)
         if access is Access.SERVICE:
             return self._check_service(token)
-        directory = self._directory()
-        if directory is None:
+        snapshot = self._client_keys.current
+        if snapshot is None:
             raise errors.unavailable(
                 "keyvault_starting", "The key vault is starting; retry shortly."
             )
-        record = directory.authenticate(token)
+        record = snapshot.directory.authenticate(token)
         role = record.spec.role
         actor = Actor(record.key_id, record.spec.name, role)
         if role is Role.ADMIN or (role is Role.VIEWER and access is Access.READ):

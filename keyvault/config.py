@@ -1,4 +1,5 @@
-"""Key vault settings, read once from the environment; a bad value fails fast."""
+"""Key vault settings, read once from the environment; a bad value fails fast with a
+`ConfigError` naming the variable."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from services.kernel.config import ConfigError, env_float, env_int, env_str
+from services.kernel.exposition import ExpositionSettings
 
 __all__ = ["KeyVaultConfig"]
+
+PROMETHEUS_PORT = 9103
 
 _MIGRATE_MODES = ("auto", "off")
 _KEK_SOURCES = ("file", "secret-manager")
@@ -38,6 +42,7 @@ class KeyVaultConfig:
     rotation_overlap_s: float
     sweep_interval_s: float
     drain_grace_s: float
+    exposition: ExpositionSettings
     log_level: str
 
     @property
@@ -88,5 +93,6 @@ class KeyVaultConfig:
             rotation_overlap_s=env_float("AGENTOPIA_KEY_ROTATION_OVERLAP_S", 600.0, env),
             sweep_interval_s=env_float("AGENTOPIA_KEYVAULT_SWEEP_S", 1.0, env, minimum=0.05),
             drain_grace_s=env_float("AGENTOPIA_DRAIN_GRACE_S", 5.0, env),
+            exposition=ExpositionSettings.from_env(PROMETHEUS_PORT, env),
             log_level=env_str("AGENTOPIA_LOG_LEVEL", "INFO", env),
         )

@@ -1,7 +1,6 @@
 """The metrics service: usage events in; usage, cost and latency reports out;
 a live per-second stream; Prometheus exposition. Never on a request's path.
 
-Libraries for other services: `metrics.client` (the batching usage sender),
-`metrics.client.pricing` (the price table and exact costs), `metrics.exposition`
-(Prometheus /metrics and the gateway's instruments).
+What other services may import is `metrics.client` only: the batching usage
+sender, its Prometheus instruments and the price table (`metrics.client.pricing`).
 """

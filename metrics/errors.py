@@ -1,5 +1,5 @@
-"""The metrics service's errors, as `GatewayError`s (converted to gRPC in one place:
-`GatewayError.abort`)."""
+"""The metrics service's errors, as `GatewayError`s (a servicer raises them; the
+kernel's error interceptor turns them into statuses)."""
 
 from __future__ import annotations
 

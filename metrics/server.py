@@ -1,14 +1,11 @@
-"""Composition root of the metrics service: config, database (migrated when
-embedded), servicer, live hub, Prometheus exposition, lifecycle."""
+"""Composition root of the metrics service: database (migrated when embedded),
+servicer, live hub, key-table follower, Prometheus exposition."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from agentopia.v1 import metrics_service_pb2_grpc as pb_grpc
 from prometheus_client import REGISTRY, CollectorRegistry
@@ -16,19 +13,20 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from keyvault.client.keycache import KeyCache
 from metrics.client import pricing
 from metrics.config import MetricsConfig
-from metrics.exposition import MetricsServiceInstruments, start_exposition
+from metrics.instruments import MetricsServiceInstruments
 from metrics.live import LiveHub
 from metrics.servicer import MetricsServicer
 from metrics.storage import db
 from metrics.storage.reports import UsageReports
 from metrics.storage.store import UsageStore
-from services.kernel import tracing
 from services.kernel.channels import open_channel
-from services.kernel.entry import run_service
+from services.kernel.config import ConfigError
+from services.kernel.exposition import start_settings
 from services.kernel.hosting import ServiceHost
 from services.kernel.logs import configure_logging
+from services.kernel.service import Lifecycle, Service
 
-__all__ = ["SERVICE_NAME", "MetricsHost", "Service", "build", "main", "serve"]
+__all__ = ["SERVICE_NAME", "MetricsHost", "compose", "migrate_schema"]
 
 SERVICE_NAME = "agentopia.v1.MetricsService"
 _log = logging.getLogger(__name__)
@@ -47,56 +45,28 @@ class MetricsHost(ServiceHost):
         await super().stop(grace_seconds)
 
 
-async def _prepare_database(config: MetricsConfig) -> UsageStore:
-    engine = db.create_engine(config.database_url)
-    if config.migrate == "auto":
-        await asyncio.to_thread(db.migrate, engine)
-    else:
-        current = await asyncio.to_thread(db.current_revision, engine)
-        if current != db.head_revision():
-            raise RuntimeError(
-                f"metrics database is at revision {current}, code needs {db.head_revision()}: "
-                "run the migrations (AGENTOPIA_METRICS_MIGRATE=auto) first"
-            )
-    return UsageStore(engine)
+async def compose(
+    config: MetricsConfig,
+    life: Lifecycle,
+    *,
+    registry: CollectorRegistry = REGISTRY,
+    keys: KeyCache | None = None,
+) -> Service:
+    """Open (and, when embedded, migrate) the database and wire the servicer.
 
-
-@dataclass
-class Service:
-    """The composed service, not yet started: `host.run(...)` or, in tests,
-    `host.start(address)`, `ready()`, `host.mark_serving()` ... `host.stop()`, `cleanup()`."""
-
-    host: MetricsHost
-    servicer: MetricsServicer
-    store: UsageStore
-    live: LiveHub
-    table: pricing.PriceTable
-    prometheus_port: int = 0
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    _closers: list[Callable[[], None]] = field(default_factory=list)
-
-    async def ready(self) -> None:
-        """Dependencies are up: the database answers. Starts the live ticker."""
-        await asyncio.to_thread(self.store.ping)
-        if not any(task.get_name() == "live" for task in self._tasks):
-            self._tasks.append(asyncio.create_task(self.live.run(), name="live"))
-
-    async def cleanup(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        for close in self._closers:
-            close()
-        self.store.engine.dispose()
-
-
-async def build(config: MetricsConfig, *, registry: CollectorRegistry = REGISTRY) -> Service:
-    """Open (and, when embedded, migrate) the database and wire the servicer."""
+    `keys` stands in for the key table followed from the key vault (tests push
+    their own snapshot into it); without one, `config.keyvault_target` is followed.
+    """
+    exposition = start_settings(config.exposition, registry=registry)
+    if exposition is not None:
+        life.on_close(exposition.close)
+        _log.info("metrics: Prometheus /metrics on port %d", exposition.port)
     table = pricing.default_table()
-    store = await _prepare_database(config)
+    store = await _open_store(config)
+    life.on_close(store.engine.dispose)
     live = LiveHub(health_ttl_s=config.health_ttl_s)
-    keys = KeyCache() if config.keyvault_target else None
+    if keys is None and config.keyvault_target:
+        keys = _follow_keys(config.keyvault_target, life)
     servicer = MetricsServicer(
         keys=keys,
         store=store,
@@ -107,41 +77,50 @@ async def build(config: MetricsConfig, *, registry: CollectorRegistry = REGISTRY
     )
     host = MetricsHost(live)
     host.add(SERVICE_NAME, lambda srv: pb_grpc.add_MetricsServiceServicer_to_server(servicer, srv))
-    service = Service(host=host, servicer=servicer, store=store, live=live, table=table)
-    if keys is not None:
-        # Never part of readiness: ingest must work while the key vault is away;
-        # reports answer "retry shortly" until the first key snapshot arrives.
-        channel = open_channel(config.keyvault_target)
-        service._tasks.append(
-            asyncio.create_task(keys.follow(channel, watcher=f"metrics@{socket.gethostname()}"))
-        )
-    if config.prometheus_port:
-        exposition = start_exposition(
-            config.prometheus_port, addr=config.prometheus_addr, registry=registry
-        )
-        service.prometheus_port = exposition.port
-        service._closers.append(exposition.close)
-        _log.info("metrics: Prometheus /metrics on port %d", exposition.port)
     _log.info("metrics: price table %s, database %s", table.version, store.dialect)
-    return service
+
+    async def ready() -> None:
+        # Dependencies are up once the database answers; then the live ticker runs.
+        await asyncio.to_thread(store.ping)
+        life.spawn(live.run(), "live stats")
+
+    return Service(host, config.listen, ready=ready, grace_seconds=config.grace_s)
 
 
-async def serve(config: MetricsConfig) -> None:
-    service = await build(config)
-    await service.host.run(
-        config.listen, ready=service.ready, cleanup=service.cleanup, grace_seconds=config.grace_s
-    )
+def _follow_keys(target: str, life: Lifecycle) -> KeyCache:
+    # Never part of readiness: ingest must work while the key vault is away;
+    # reports answer "retry shortly" until the first key snapshot arrives.
+    keys = KeyCache()
+    channel = open_channel(target)
+    life.on_close(lambda: channel.close(None))
+    life.spawn(keys.follow(channel, watcher=f"metrics@{socket.gethostname()}"), "key watch")
+    return keys
 
 
-async def _main() -> None:
-    config = MetricsConfig.from_env()
+async def _open_store(config: MetricsConfig) -> UsageStore:
+    engine = db.create_engine(config.database_url)
+    if config.migrate == "auto":
+        await asyncio.to_thread(db.migrate, engine)
+        return UsageStore(engine)
+    current = await asyncio.to_thread(db.current_revision, engine)
+    if current != db.head_revision():
+        engine.dispose()
+        raise ConfigError(
+            f"the metrics database is at revision {current}, the code needs "
+            f"{db.head_revision()}: run `python -m metrics migrate` "
+            "(or set AGENTOPIA_METRICS_MIGRATE=auto)"
+        )
+    return UsageStore(engine)
+
+
+def migrate_schema(config: MetricsConfig) -> int:
+    """`python -m metrics migrate`: bring the schema to head and exit (the explicit
+    production step when AGENTOPIA_METRICS_MIGRATE=off)."""
     configure_logging("metrics", config.log_level)
-    provider = tracing.configure_tracing("metrics")
+    engine = db.create_engine(config.database_url)
     try:
-        await serve(config)
+        db.migrate(engine)
     finally:
-        tracing.shutdown_tracing(provider)
-
-
-def main() -> None:
-    run_service("metrics", _main)
+        engine.dispose()
+    _log.info("metrics: database at revision %s", db.head_revision())
+    return 0

@@ -19,7 +19,7 @@ from google.protobuf import json_format
 from keyvault.client.keycache import KeyCache, bearer_token, require_role
 from metrics import errors
 from metrics.client import pricing
-from metrics.exposition import MetricsServiceInstruments
+from metrics.instruments import MetricsServiceInstruments
 from metrics.live import LiveHub
 from metrics.reports_pb import (
     csv_chunks,
@@ -34,7 +34,6 @@ from metrics.storage.ingest import parse_events
 from metrics.storage.paging import PageTokenError
 from metrics.storage.reports import UsageReports
 from metrics.storage.store import UsageStore
-from services.kernel.errors import GatewayError
 
 __all__ = ["MetricsServicer"]
 
@@ -72,7 +71,7 @@ class MetricsServicer(pb_grpc.MetricsServiceServicer):
             fresh = await asyncio.to_thread(self._store.record, batch.rows)
         except _DB_ERRORS:
             self._instruments.write_failures.inc()
-            await errors.database_unavailable().abort(context)
+            raise errors.database_unavailable() from None
         self._instruments.batch_write.observe(time.perf_counter() - started)
         duplicates = len(request.events) - len(batch.rejected) - len(fresh)
         self._instruments.events.labels("stored").inc(len(fresh))
@@ -88,38 +87,38 @@ class MetricsServicer(pb_grpc.MetricsServiceServicer):
     async def GetUsageSummary(
         self, request: pb.GetUsageSummaryRequest, context: Context
     ) -> pb.GetUsageSummaryResponse:
-        await self._authorize(context)
-        query = await self._checked(context, lambda: usage_query(request, self._clock()))
-        rows, token = await self._db(context, self._reports.summary, query)
+        self._authorize(context)
+        query = _checked(lambda: usage_query(request, self._clock()))
+        rows, token = await _db(self._reports.summary, query)
         return usage_response(rows, token)
 
     async def ExportUsageCsv(
         self, request: pb.ExportUsageCsvRequest, context: Context
     ) -> AsyncIterator[httpbody_pb2.HttpBody]:
-        await self._authorize(context)
-        query = await self._checked(context, lambda: usage_query(request, self._clock()))
-        async for chunk in csv_chunks(query, lambda q: self._db(context, self._reports.summary, q)):
+        self._authorize(context)
+        query = _checked(lambda: usage_query(request, self._clock()))
+        async for chunk in csv_chunks(query, lambda q: _db(self._reports.summary, q)):
             yield httpbody_pb2.HttpBody(content_type="text/csv; charset=utf-8", data=chunk)
 
     async def GetLatencyReport(
         self, request: pb.GetLatencyReportRequest, context: Context
     ) -> pb.GetLatencyReportResponse:
-        await self._authorize(context)
-        query = await self._checked(context, lambda: latency_query(request, self._clock()))
-        rows, token = await self._db(context, self._reports.latency, query)
+        self._authorize(context)
+        query = _checked(lambda: latency_query(request, self._clock()))
+        rows, token = await _db(self._reports.latency, query)
         return latency_response(rows, token)
 
     async def GetOverheadReport(
         self, request: pb.GetOverheadReportRequest, context: Context
     ) -> pb.GetOverheadReportResponse:
-        await self._authorize(context)
-        query = await self._checked(context, lambda: overhead_query(request, self._clock()))
-        return overhead_response(await self._db(context, self._reports.overhead, query))
+        self._authorize(context)
+        query = _checked(lambda: overhead_query(request, self._clock()))
+        return overhead_response(await _db(self._reports.overhead, query))
 
     async def StreamLiveStats(
         self, request: pb.StreamLiveStatsRequest, context: Context
     ) -> AsyncIterator[pb.StreamLiveStatsResponse]:
-        await self._authorize(context)
+        self._authorize(context)
         self._instruments.live_subscribers.inc()
         try:
             async with self._live.subscribe() as frames:
@@ -131,7 +130,7 @@ class MetricsServicer(pb_grpc.MetricsServiceServicer):
     async def StreamLiveStatsEvents(
         self, request: pb.StreamLiveStatsEventsRequest, context: Context
     ) -> AsyncIterator[httpbody_pb2.HttpBody]:
-        await self._authorize(context)
+        self._authorize(context)
         kind = "text/event-stream"
         self._instruments.live_subscribers.inc()
         try:
@@ -143,30 +142,29 @@ class MetricsServicer(pb_grpc.MetricsServiceServicer):
         finally:
             self._instruments.live_subscribers.dec()
 
-    async def _authorize(self, context: Context) -> None:
+    def _authorize(self, context: Context) -> None:
         """Reports are for viewer and admin keys (RecordUsage is mesh-internal)."""
-        if self._keys is None:
-            return
-        try:
+        if self._keys is not None:
             principal = self._keys.authenticate(bearer_token(context.invocation_metadata()))
             require_role(principal, write=False)
-        except GatewayError as error:
-            await error.abort(context)
 
-    async def _checked(self, context: Context, build: Callable[[], T]) -> T:
-        try:
-            return build()
-        except (ValueError, PageTokenError) as exc:
-            await errors.invalid_argument(str(exc)).abort(context)
 
-    async def _db(self, context: Context, work: Callable[..., T], *args: Any) -> T:
-        try:
-            return await asyncio.to_thread(work, *args)
-        except PageTokenError as exc:
-            await errors.invalid_argument(str(exc), param="page_token").abort(context)
-        except _DB_ERRORS:
-            error: GatewayError = errors.database_unavailable()
-            await error.abort(context)
+def _checked(build: Callable[[], T]) -> T:
+    """Build a query from the request; what the request got wrong is INVALID_ARGUMENT."""
+    try:
+        return build()
+    except (ValueError, PageTokenError) as exc:
+        raise errors.invalid_argument(str(exc)) from None
+
+
+async def _db(work: Callable[..., T], *args: Any) -> T:
+    """Run a report in a worker thread; a database outage is UNAVAILABLE (retry)."""
+    try:
+        return await asyncio.to_thread(work, *args)
+    except PageTokenError as exc:
+        raise errors.invalid_argument(str(exc), param="page_token") from None
+    except _DB_ERRORS:
+        raise errors.database_unavailable() from None
 
 
 def _sse(frame: pb.LiveStats) -> bytes:

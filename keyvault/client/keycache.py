@@ -17,8 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import grpc
-from agentopia.v1 import keyvault_service_pb2 as kv_pb2
-from agentopia.v1 import keyvault_service_pb2_grpc as kv_grpc
+from agentopia.v1 import client_key_service_pb2 as kv_pb2
+from agentopia.v1 import client_key_service_pb2_grpc as kv_grpc
+from agentopia.v1 import keyvault_types_pb2 as kv_types
 
 from keyvault.client.limits import Limits
 from services.kernel.errors import GatewayError
@@ -62,8 +63,8 @@ def unauthenticated(code: str, message: str) -> GatewayError:
 
 def require_role(principal: Principal, *, write: bool) -> None:
     """Admin APIs: writes need an admin key, reads an admin or viewer key."""
-    allowed = principal.role == kv_pb2.KEY_ROLE_ADMIN or (
-        not write and principal.role == kv_pb2.KEY_ROLE_VIEWER
+    allowed = principal.role == kv_types.KEY_ROLE_ADMIN or (
+        not write and principal.role == kv_types.KEY_ROLE_VIEWER
     )
     if not allowed:
         raise GatewayError(
@@ -157,7 +158,7 @@ class KeyCache:
 
     async def follow(self, channel: grpc.aio.Channel, watcher: str) -> None:
         """Apply snapshots forever, reconnecting with capped backoff."""
-        stub = kv_grpc.KeyVaultServiceStub(channel)
+        stub = kv_grpc.ClientKeyServiceStub(channel)
         delay = 0.1
         while True:
             try:

@@ -38,7 +38,7 @@ import grpc
 from agentopia.v1 import metrics_service_pb2 as pb
 from agentopia.v1 import metrics_service_pb2_grpc as pb_grpc
 
-from metrics.exposition import RecorderInstruments
+from metrics.client.instruments import RecorderInstruments
 from services.kernel.hosting import channel_options
 
 __all__ = ["RecorderStats", "UsageRecorder", "new_event_id"]

@@ -8,11 +8,11 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 __all__ = ["create_engine", "current_revision", "head_revision", "migrate"]
 
+_VERSION_TABLE = "alembic_version"
 MIGRATIONS = pathlib.Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -56,5 +56,9 @@ def head_revision() -> str | None:
 
 
 def current_revision(engine: sa.Engine) -> str | None:
+    """The schema's revision (None before the first migration), read without
+    Alembic's migration context, which logs its set-up on every use."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not sa.inspect(connection).has_table(_VERSION_TABLE):
+            return None
+        return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()

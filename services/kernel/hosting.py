@@ -18,6 +18,7 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from services.kernel import tracing
+from services.kernel.config import ConfigError
 from services.kernel.interceptor import ErrorInterceptor, MetadataRenderer
 
 __all__ = ["ServiceHost", "channel_options", "server_options"]
@@ -85,6 +86,7 @@ class ServiceHost:
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self._services: list[str] = []
         self._stopping = asyncio.Event()
+        self._ready_failure: BaseException | None = None
 
     def add(self, full_name: str, register: Registrar) -> None:
         """Register one servicer; `full_name` is e.g. `agentopia.v1.ProviderService`."""
@@ -145,16 +147,22 @@ class ServiceHost:
             await self.stop(grace_seconds)
             if cleanup is not None:
                 await cleanup()
+        if self._ready_failure is not None:
+            # The process must not exit 0 when it never became ready.
+            raise self._ready_failure
 
     async def _become_ready(self, ready: Callable[[], Awaitable[None]] | None) -> None:
         try:
             if ready is not None:
                 await ready()
-        except Exception:
+        except Exception as failure:
             # A readiness failure must not leave a process NOT_SERVING forever, silently.
-            _log.exception("%s failed to become ready; stopping", self.name)
+            # A configuration error is reported once, as one line, by the entry point.
+            if not isinstance(failure, ConfigError):
+                _log.exception("%s failed to become ready; stopping", self.name)
+            self._ready_failure = failure
             self.request_stop()
-            raise
+            return
         await self.mark_serving()
 
     async def _set_all(

@@ -31,7 +31,9 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-MetadataRenderer = Callable[[GatewayError], Sequence[tuple[str, str | bytes]]]
+# Renders the trailing metadata of an error for one RPC method (its full name,
+# `/package.Service/Method`): services add surface-specific metadata here.
+MetadataRenderer = Callable[[GatewayError, str], Sequence[tuple[str, str | bytes]]]
 _Context = grpc.aio.ServicerContext[Any, Any]
 _MAX_REQUEST_ID = 128
 
@@ -53,7 +55,7 @@ def internal_error(request_id: str) -> GatewayError:
     )
 
 
-def _default_render(error: GatewayError) -> Sequence[tuple[str, str | bytes]]:
+def _default_render(error: GatewayError, method: str) -> Sequence[tuple[str, str | bytes]]:
     return error.trailing_metadata()
 
 
@@ -67,7 +69,9 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]],
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
+        ],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any]:
         method: str = handler_call_details.method
@@ -80,7 +84,9 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         self._cache[method] = wrapped
         return wrapped if wrapped is not None else handler
 
-    def _wrap(self, method: str, handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
+    def _wrap(
+        self, method: str, handler: grpc.RpcMethodHandler[Any, Any]
+    ) -> grpc.RpcMethodHandler[Any, Any]:
         fail = self._failer(method)
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
@@ -122,7 +128,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                     extra={"rpc.method": method, "request_id": request_id},
                 )
                 error = internal_error(request_id)
-            await context.abort(error.status, error.message, tuple(self._render(error)))
+            await context.abort(error.status, error.message, tuple(self._render(error, method)))
 
         return fail
 

@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from services.kernel.config import ConfigError
+from services.kernel.config import ConfigError, env_str
 from services.kernel.hosting import ServiceHost
 from services.kernel.logs import configure_logging
 from services.kernel.tracing import configure_tracing, shutdown_tracing
@@ -121,6 +121,22 @@ async def compose_and_serve(name: str, config: C, compose: Compose[C]) -> None:
         shutdown_tracing(tracer_provider)
 
 
+def _run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop (libuv's loop: measurably less CPU per gRPC call and socket
+    event than the stock loop, and grpc.aio supports it), unless
+    AGENTOPIA_EVENT_LOOP=asyncio asks for the standard library's."""
+    choice = env_str("AGENTOPIA_EVENT_LOOP", "uvloop")
+    if choice == "asyncio":
+        asyncio.run(main)
+    elif choice == "uvloop":
+        import uvloop  # noqa: PLC0415 (only the chosen loop is loaded)
+
+        uvloop.run(main)
+    else:
+        main.close()
+        raise ConfigError(f"AGENTOPIA_EVENT_LOOP must be uvloop or asyncio, got {choice!r}")
+
+
 def run(
     name: str,
     load_config: Callable[[], C],
@@ -140,7 +156,7 @@ def run(
         config = load_config()
         if args:
             raise SystemExit(known[args[0]](config))
-        asyncio.run(compose_and_serve(name, config, compose))
+        _run_loop(compose_and_serve(name, config, compose))
     except ConfigError as error:
         print(f"{name}: configuration error: {error}", file=sys.stderr)  # noqa: T201
         raise SystemExit(2) from None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from services.kernel.entry import run_service
-from services.provider.server import load_config, serve
+from services.kernel.service import run
+from services.provider.config import ProviderServiceConfig
+from services.provider.server import compose
 
 
 def main() -> None:
-    run_service("provider", lambda: serve(load_config()))
+    run("provider", ProviderServiceConfig.from_env, compose)
 
 
 if __name__ == "__main__":

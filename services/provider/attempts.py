@@ -16,9 +16,10 @@ import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 
+from keyvault.client.provider_keys import ProviderKeyLease
 from services.kernel.errors import GatewayError
-from services.provider.adapters.base import Call, Chunk, Credential, Result, StreamEnd
-from services.provider.keys import VaultKeys
+from services.provider.adapters.base import Call, Chunk, Credential, Result, StreamEnd, Usage
+from services.provider.errors import upstream_status
 from services.provider.runtime import Provider
 
 __all__ = ["close_stream", "generate", "stream"]
@@ -33,36 +34,78 @@ async def close_stream(items: AsyncIterator[Chunk | StreamEnd]) -> None:
         await aclose()
 
 
+def _succeeded(lease: ProviderKeyLease, credential: Credential, end: Result | StreamEnd) -> None:
+    usage: Usage = end.usage
+    lease.succeeded(
+        credential,
+        end.rate_limits,
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+    )
+
+
+def _failed(
+    lease: ProviderKeyLease,
+    provider: Provider,
+    credential_id: str,
+    credential: Credential,
+    error: GatewayError,
+    *,
+    may_retry: bool,
+) -> Credential | None:
+    """Report the failure; another key to retry with, or None."""
+    status = upstream_status(error)
+    if status is None:
+        return None  # the upstream never saw this key
+    return lease.failed(
+        provider.spec.name,
+        credential_id,
+        credential,
+        status,
+        retry_after_s=error.retry_after_s,
+        may_retry=may_retry,
+    )
+
+
+def _lease_of(provider: Provider, call: Call) -> ProviderKeyLease | None:
+    lease = provider.keys
+    if lease is None or call.credential is None or not lease.owns(call.credential):
+        return None
+    return lease
+
+
 async def generate(provider: Provider, call: Call, credential_id: str) -> Result:
-    keys = provider.keys
-    if keys is None or call.credential is None or not keys.owns(call.credential):
+    lease = _lease_of(provider, call)
+    if lease is None or call.credential is None:
         return await provider.adapter.generate(call)
     credential, may_retry = call.credential, True
     while True:
         try:
             result = await provider.adapter.generate(call)
         except GatewayError as error:
-            retry = keys.failed(
-                provider.spec.name, credential_id, credential, error, may_retry=may_retry
-            )
+            retry = _failed(lease, provider, credential_id, credential, error, may_retry=may_retry)
             if retry is None:
                 raise
             credential, may_retry = retry, False
             call = dataclasses.replace(call, credential=retry)
             continue
-        keys.succeeded(credential, result.rate_limits, result.usage)
+        _succeeded(lease, credential, result)
         return result
 
 
 def stream(provider: Provider, call: Call, credential_id: str) -> AsyncIterator[Chunk | StreamEnd]:
-    keys = provider.keys
-    if keys is None or call.credential is None or not keys.owns(call.credential):
+    lease = _lease_of(provider, call)
+    if lease is None or call.credential is None:
         return provider.adapter.stream(call)
-    return _reported_stream(provider, keys, call, call.credential, credential_id)
+    return _reported_stream(provider, lease, call, call.credential, credential_id)
 
 
 async def _reported_stream(
-    provider: Provider, keys: VaultKeys, call: Call, credential: Credential, credential_id: str
+    provider: Provider,
+    lease: ProviderKeyLease,
+    call: Call,
+    credential: Credential,
+    credential_id: str,
 ) -> AsyncIterator[Chunk | StreamEnd]:
     may_retry, relayed = True, False
     items = provider.adapter.stream(call)
@@ -71,13 +114,14 @@ async def _reported_stream(
             try:
                 async for item in items:
                     if isinstance(item, StreamEnd):
-                        keys.succeeded(credential, item.rate_limits, item.usage)
+                        _succeeded(lease, credential, item)
                     relayed = True
                     yield item
                 return
             except GatewayError as error:
-                retry = keys.failed(
-                    provider.spec.name,
+                retry = _failed(
+                    lease,
+                    provider,
                     credential_id,
                     credential,
                     error,

@@ -1,226 +1,50 @@
-"""Canonical provider-service errors: the upstream-status table and transport failures.
+"""Canonical provider-service errors: upstream answers and transport failures.
 
 Every upstream failure becomes a `GatewayError` here and nowhere else (adapters
-call `upstream_error` / `stream_error`; http.py calls the transport helpers), so
-the same upstream answer always gives the client the same code, status,
-retryable flag and Retry-After, with secrets redacted. Pure: no I/O, no clock
-unless the caller passes none.
+call `upstream_error` / `stream_error` with their provider's `Vocabulary`; http.py
+calls the transport helpers), so the same upstream answer always gives the client
+the same code, status, retryable flag and Retry-After, with secrets redacted.
+What a status means is vocabulary.py's table, refined by the provider's own words.
+Pure: no I/O, no clock unless the caller passes none.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import grpc
 
 from services.kernel.errors import GatewayError
-from services.provider.redact import ProviderMessage, extract_message
+from services.provider.redact import GENERIC_REDACTOR, ProviderMessage, Redactor, extract_message
+from services.provider.vocabulary import (
+    GENERIC,
+    UpstreamRule,
+    Vocabulary,
+    rule_for,
+    status_for_type,
+)
 
 __all__ = [
-    "ERROR_TYPE_STATUS",
-    "UPSTREAM_RULES",
-    "UpstreamRule",
     "connect_error",
     "connection_lost",
-    "credential_not_found",
     "internal_error",
     "invalid_json",
     "invalid_upstream_response",
-    "no_usable_key",
     "provider_not_configured",
     "provider_not_found",
     "retry_after_seconds",
-    "rule_for",
     "service_starting",
     "stream_error",
     "timeout_error",
     "upstream_error",
+    "upstream_status",
 ]
 
 _S = grpc.StatusCode
-
-
-@dataclass(frozen=True, slots=True)
-class UpstreamRule:
-    """How one upstream HTTP status reaches our client."""
-
-    code: str
-    status: grpc.StatusCode
-    http_status: int  # what the client sees (a provider 401 is our key's fault: 502)
-    retryable: bool
-    summary: str
-    hint: str
-
-
-UPSTREAM_RULES: Mapping[int, UpstreamRule] = {
-    400: UpstreamRule(
-        "upstream_bad_request",
-        _S.INVALID_ARGUMENT,
-        400,
-        False,
-        "rejected the request as invalid",
-        "Fix the request; retrying will not help.",
-    ),
-    401: UpstreamRule(
-        "provider_auth_failed",
-        _S.FAILED_PRECONDITION,
-        502,
-        False,
-        "rejected the gateway's provider credential",
-        "The request was fine; an operator must fix the provider key.",
-    ),
-    403: UpstreamRule(
-        "provider_permission_denied",
-        _S.FAILED_PRECONDITION,
-        502,
-        False,
-        "denied the gateway's provider credential access",
-        "The request was fine; an operator must fix the provider account.",
-    ),
-    404: UpstreamRule(
-        "upstream_not_found",
-        _S.NOT_FOUND,
-        404,
-        False,
-        "does not know the model or endpoint",
-        "Check the model name and the deployment's upstream model id.",
-    ),
-    408: UpstreamRule(
-        "upstream_timeout", _S.DEADLINE_EXCEEDED, 504, True, "timed out", "Retry the request."
-    ),
-    409: UpstreamRule(
-        "upstream_conflict", _S.ABORTED, 409, True, "reported a conflict", "Retry the request."
-    ),
-    413: UpstreamRule(
-        "upstream_payload_too_large",
-        _S.INVALID_ARGUMENT,
-        413,
-        False,
-        "rejected the request as too large",
-        "Send a smaller request.",
-    ),
-    422: UpstreamRule(
-        "upstream_unprocessable",
-        _S.INVALID_ARGUMENT,
-        422,
-        False,
-        "could not process the request",
-        "Fix the request; retrying will not help.",
-    ),
-    429: UpstreamRule(
-        "upstream_rate_limited",
-        _S.RESOURCE_EXHAUSTED,
-        429,
-        True,
-        "rate-limited the request",
-        "Retry after the indicated delay.",
-    ),
-    # Groq's flex tier answers 498 capacity_exceeded when full and asks to retry later.
-    498: UpstreamRule(
-        "upstream_capacity_exceeded",
-        _S.UNAVAILABLE,
-        503,
-        True,
-        "has no capacity left",
-        "Retry later or use another deployment.",
-    ),
-    500: UpstreamRule(
-        "upstream_server_error",
-        _S.UNAVAILABLE,
-        502,
-        True,
-        "failed with an internal error",
-        "Retry the request.",
-    ),
-    502: UpstreamRule(
-        "upstream_bad_gateway",
-        _S.UNAVAILABLE,
-        502,
-        True,
-        "answered with a bad gateway",
-        "Retry the request.",
-    ),
-    503: UpstreamRule(
-        "upstream_unavailable", _S.UNAVAILABLE, 503, True, "is unavailable", "Retry the request."
-    ),
-    504: UpstreamRule(
-        "upstream_gateway_timeout",
-        _S.DEADLINE_EXCEEDED,
-        504,
-        True,
-        "timed out at its gateway",
-        "Retry the request.",
-    ),
-    529: UpstreamRule(
-        "upstream_overloaded",
-        _S.UNAVAILABLE,
-        503,
-        True,
-        "is overloaded",
-        "Retry later or use another deployment.",
-    ),
-}
-
-_CLIENT_ERROR = UpstreamRule(
-    "upstream_client_error",
-    _S.INVALID_ARGUMENT,
-    400,
-    False,
-    "rejected the request",
-    "Fix the request; retrying will not help.",
-)
-_SERVER_ERROR = UPSTREAM_RULES[500]
-_UNEXPECTED = UpstreamRule(
-    "upstream_unexpected_status",
-    _S.UNAVAILABLE,
-    502,
-    False,
-    "answered with an unexpected status",
-    "Check the deployment's base URL.",
-)
-_QUOTA = UpstreamRule(
-    "provider_quota_exhausted",
-    _S.FAILED_PRECONDITION,
-    502,
-    False,
-    "reports the gateway's provider account out of quota",
-    "The request was fine; an operator must add provider credit.",
-)
-
-# Error `type`s in bodies and in-band stream errors (Anthropic's and OpenAI's
-# vocabularies) and the HTTP status they stand for.
-ERROR_TYPE_STATUS: Mapping[str, int] = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "permission_error": 403,
-    "not_found_error": 404,
-    "request_too_large": 413,
-    "rate_limit_error": 429,
-    "api_error": 500,
-    "server_error": 500,
-    "timeout_error": 504,
-    "overloaded_error": 529,
-}
-
-
-def rule_for(status: int, provider_type: str = "", provider_code: str = "") -> UpstreamRule:
-    """The table row for an upstream status, refined by the provider's error type/code."""
-    if provider_type == "overloaded_error":
-        return UPSTREAM_RULES[529]
-    if status == 429 and "insufficient_quota" in (provider_type, provider_code):
-        return _QUOTA
-    rule = UPSTREAM_RULES.get(status)
-    if rule is not None:
-        return rule
-    if 400 <= status < 500:
-        return _CLIENT_ERROR
-    if status >= 500:
-        return _SERVER_ERROR
-    return _UNEXPECTED
 
 
 def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
@@ -292,6 +116,8 @@ def upstream_error(
     headers: Mapping[str, str] | None = None,
     body: bytes | str | Mapping[str, Any] = b"",
     secrets: Iterable[str] = (),
+    vocabulary: Vocabulary = GENERIC,
+    redactor: Redactor = GENERIC_REDACTOR,
     now: float | None = None,
 ) -> GatewayError:
     """The canonical error for an upstream HTTP error response.
@@ -300,8 +126,8 @@ def upstream_error(
     credential's secret); `now` (epoch seconds) is for HTTP-date Retry-After.
     """
     headers = headers or {}
-    found = extract_message(body, secrets)
-    rule = rule_for(status, found.type, found.code)
+    found = extract_message(body, secrets, redactor)
+    rule = rule_for(status, found.type, found.code, vocabulary)
     return _build(rule, provider=provider, status=status, found=found, headers=headers, now=now)
 
 
@@ -310,13 +136,26 @@ def stream_error(
     provider: str,
     payload: Mapping[str, Any],
     secrets: Iterable[str] = (),
+    vocabulary: Vocabulary = GENERIC,
+    redactor: Redactor = GENERIC_REDACTOR,
 ) -> GatewayError:
-    """The canonical error for an in-band stream error event (after a 200 status),
-    e.g. Anthropic `event: error` or an OpenAI `data: {"error": {...}}` chunk."""
-    found = extract_message(payload, secrets)
-    status = ERROR_TYPE_STATUS.get(found.type, 500)
-    rule = rule_for(status, found.type, found.code)
+    """The canonical error for an in-band stream error event (after a 200 status):
+    an SSE error event or a `data: {"error": {...}}` chunk; its error `type` stands
+    for the status."""
+    found = extract_message(payload, secrets, redactor)
+    status = status_for_type(found.type, vocabulary)
+    rule = rule_for(status, found.type, found.code, vocabulary)
     return _build(rule, provider=provider, status=status, found=found, headers={}, now=None)
+
+
+def upstream_status(error: GatewayError) -> int | None:
+    """The upstream HTTP status behind an error; 0 for a transport failure; None when the
+    call never reached the upstream (e.g. the adapter refused the request)."""
+    raw = error.metadata.get("upstream_status")
+    if raw is not None:
+        with contextlib.suppress(ValueError):
+            return int(raw)
+    return 0 if error.code.startswith("upstream_") else None
 
 
 # ---- transport failures (no HTTP status from the upstream) ----
@@ -407,36 +246,12 @@ def provider_not_configured(name: str, key_env: str) -> GatewayError:
     )
 
 
-def no_usable_key(name: str, pool: str, keys: int) -> GatewayError:
-    """Every leased key of the pool is disabled (same code as an unset key: the router
-    fails over to another deployment, and an operator must act)."""
-    where = f"pool {pool!r}" if pool else "its default pool"
-    return GatewayError(
-        status=_S.FAILED_PRECONDITION,
-        code="provider_not_configured",
-        message=f"Provider {name!r} has no usable key in {where}: all {keys} are disabled; "
-        "an operator must fix or add a provider key in the key vault.",
-        http_status=502,
-        metadata={"provider": name},
-    )
-
-
 def internal_error(provider: str) -> GatewayError:
     return GatewayError(
         status=_S.INTERNAL,
         code="provider_internal_error",
         message=f"The {provider} adapter failed unexpectedly. Retry later; the failure is logged.",
         metadata={"provider": provider},
-    )
-
-
-def credential_not_found(name: str, credential_id: str) -> GatewayError:
-    return GatewayError(
-        status=_S.FAILED_PRECONDITION,
-        code="credential_not_found",
-        message=f"Provider {name!r} holds no credential {credential_id!r} on this instance.",
-        http_status=502,
-        metadata={"provider": name},
     )
 
 

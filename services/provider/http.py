@@ -24,8 +24,9 @@ from yarl import URL
 from services.kernel.errors import GatewayError
 from services.provider import errors
 from services.provider.adapters.base import SseEvent, Timing, UpstreamResponse
-from services.provider.config import DEFAULT_POOL, DEFAULT_TIMEOUTS, PoolLimits, Timeouts
+from services.provider.settings import DEFAULT_POOL, DEFAULT_TIMEOUTS, PoolLimits, Timeouts
 from services.provider.sse import SseParser
+from services.provider.vocabulary import GENERIC, RATE_LIMIT_NAMES, RATE_LIMIT_PREFIX, Vocabulary
 
 __all__ = ["DisabledHttp", "PooledHttp", "rate_limits"]
 
@@ -41,17 +42,17 @@ def _traced(headers: Mapping[str, str], span: trace.Span) -> dict[str, str]:
     return carrier
 
 
-_RATE_LIMIT_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
-_RATE_LIMIT_NAMES = frozenset({"retry-after", "retry-after-ms"})
 USER_AGENT = "agentopia-provider/0.1"
 
 
-def rate_limits(headers: Mapping[str, str]) -> dict[str, str]:
-    """The rate-limit headers of an upstream response (lower-case names)."""
+def rate_limits(headers: Mapping[str, str], vocabulary: Vocabulary = GENERIC) -> dict[str, str]:
+    """The rate-limit headers of an upstream response (lower-case names): Retry-After,
+    `x-ratelimit-*` and the provider's own prefixes (its vocabulary's)."""
+    prefixes = (RATE_LIMIT_PREFIX, *vocabulary.rate_limit_prefixes)
     return {
         name: value
         for name, value in headers.items()
-        if name in _RATE_LIMIT_NAMES or name.startswith(_RATE_LIMIT_PREFIXES)
+        if name in RATE_LIMIT_NAMES or name.startswith(prefixes)
     }
 
 

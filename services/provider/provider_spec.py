@@ -1,4 +1,5 @@
-"""What a provider declares to be registered: its name, adapter factory and settings names.
+"""What a provider declares to be registered: its name, adapter factory, settings names
+and vocabulary.
 
 Each provider folder exports one `PROVIDER = ProviderSpec(...)`; registry.py lists them.
 """
@@ -9,7 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from services.provider.adapters.base import Adapter, UpstreamHttp
-from services.provider.config import ProviderConfig
+from services.provider.settings import ProviderConfig
+from services.provider.vocabulary import GENERIC, Vocabulary
 
 __all__ = ["AdapterFactory", "ProviderSpec"]
 
@@ -24,12 +26,17 @@ class ProviderSpec:
 
     name: the provider name in `Invocation.provider` (and model ids `name/...`).
     factory: builds the adapter.
-    api_key_env: the SDK-convention key variable (OPENAI_API_KEY); None when
-        the provider needs no credential (mock).
+    api_key_env: the SDK-convention key variable; None when the provider needs
+        no credential.
     base_url_env / default_base_url: the SDK-convention base URL variable and
         its default; an empty base URL means the adapter makes no HTTP calls.
     options_prefix: environment variables starting with it are handed to the
-        adapter in `ProviderConfig.options` (e.g. "AGENTOPIA_MOCK_").
+        adapter in `ProviderConfig.options`.
+    vocabulary: the provider's own error words, rate-limit headers and key shapes
+        (vocabulary.py); the service's redactor covers every registered provider's.
+    request_key: a top-level request key holding this provider's own per-request
+        settings; the servicer takes it out of the body (into `Call.extensions`)
+        so that no upstream ever sees it.
     """
 
     name: str
@@ -38,3 +45,5 @@ class ProviderSpec:
     base_url_env: str | None = None
     default_base_url: str = ""
     options_prefix: str | None = None
+    vocabulary: Vocabulary = GENERIC
+    request_key: str | None = None

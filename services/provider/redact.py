@@ -1,8 +1,11 @@
 """Secret redaction and provider error-message extraction (pure).
 
-Provider error bodies sometimes echo what they were sent: OpenAI's 401 quotes a
-masked key, proxies echo headers. Everything that leaves this service in an
-error message goes through `redact` first.
+Provider error bodies sometimes echo what they were sent: a 401 may quote a masked
+key, proxies echo headers. Everything that leaves this service in an error message
+goes through a `Redactor` first. The shapes of API keys are each provider's own
+(its spec's `Vocabulary.key_prefixes`); the service builds one redactor from every
+registered provider's (`Redactor.of`), so a key of any of them is caught wherever
+it shows up.
 """
 
 from __future__ import annotations
@@ -14,20 +17,18 @@ from typing import Any
 
 import orjson
 
-__all__ = ["REDACTED", "ProviderMessage", "extract_message", "redact"]
+from services.provider.vocabulary import Vocabulary
+
+__all__ = ["GENERIC_REDACTOR", "REDACTED", "ProviderMessage", "Redactor", "extract_message"]
 
 REDACTED = "[REDACTED]"
 MAX_MESSAGE_CHARS = 500
 _MIN_LITERAL_SECRET = 6
 
-# Key-like tokens: OpenAI (sk-, sk-proj-), Anthropic (sk-ant-), our client keys
-# (sk-agp-), Groq (gsk_), xAI (xai-), Google (AIza), masked echoes (sk-...****abcd),
-# bearer tokens and `api_key=...`-style assignments.
-_KEY_TOKEN = re.compile(
-    r"(?<![A-Za-z0-9])(?:sk-|gsk_|xai-)[A-Za-z0-9_\-*.]{3,}"
-    r"|(?<![A-Za-z0-9])AIza[0-9A-Za-z_\-]{20,}"
-    r"|(?i:bearer)\s+[A-Za-z0-9._~+/=\-*]{6,}"
-)
+# Generic shapes: the gateway's own client keys (sk-agp-), bearer tokens and
+# `api_key=...`-style assignments.
+_OWN_KEY_PREFIXES = ("sk-agp-",)
+_BEARER = r"(?i:bearer)\s+[A-Za-z0-9._~+/=\-*]{6,}"
 _KEY_ASSIGNMENT = re.compile(
     r"(?i)((?:api[_-]?key|x-api-key|authorization|access[_-]?token|secret)"
     r"[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"
@@ -35,13 +36,36 @@ _KEY_ASSIGNMENT = re.compile(
 _WHITESPACE = re.compile(r"\s+")
 
 
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """`text` with every known secret and anything key-shaped replaced."""
-    for secret in secrets:
-        if len(secret) >= _MIN_LITERAL_SECRET:
-            text = text.replace(secret, REDACTED)
-    text = _KEY_TOKEN.sub(REDACTED, text)
-    return _KEY_ASSIGNMENT.sub(lambda m: m.group(1) + REDACTED, text)
+class Redactor:
+    """Replaces known secrets and anything key-shaped. A key is a token that starts
+    with one of the declared prefixes and goes on for 3+ key characters (masked
+    echoes such as `sk-...****abcd` included)."""
+
+    __slots__ = ("_tokens",)
+
+    def __init__(self, key_prefixes: Iterable[str] = ()) -> None:
+        prefixes = sorted({*_OWN_KEY_PREFIXES, *key_prefixes}, key=lambda p: (-len(p), p))
+        alternatives = "|".join(re.escape(prefix) for prefix in prefixes)
+        self._tokens = re.compile(
+            rf"(?<![A-Za-z0-9])(?:{alternatives})[A-Za-z0-9_\-*.]{{3,}}|{_BEARER}"
+        )
+
+    @classmethod
+    def of(cls, vocabularies: Iterable[Vocabulary]) -> Redactor:
+        """The redactor for every key shape the given providers declare."""
+        return cls(prefix for vocabulary in vocabularies for prefix in vocabulary.key_prefixes)
+
+    def redact(self, text: str, secrets: Iterable[str] = ()) -> str:
+        """`text` with every known secret and anything key-shaped replaced."""
+        for secret in secrets:
+            if len(secret) >= _MIN_LITERAL_SECRET:
+                text = text.replace(secret, REDACTED)
+        text = self._tokens.sub(REDACTED, text)
+        return _KEY_ASSIGNMENT.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+# Only the generic shapes: for code that has no registered providers to ask.
+GENERIC_REDACTOR = Redactor()
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +87,8 @@ def _text(value: Any) -> str:
 def _from_object(payload: Mapping[str, Any]) -> ProviderMessage:
     error = payload.get("error")
     if isinstance(error, Mapping):
-        # OpenAI/Groq {error:{message,type,param,code}};
-        # Anthropic {type:"error",error:{type,message}}
+        # {error:{message,type,param,code}} (the OpenAI error format), also found
+        # wrapped as {type:"error",error:{type,message}}
         param = error.get("param")
         return ProviderMessage(
             message=_text(error.get("message")),
@@ -80,19 +104,21 @@ def _from_object(payload: Mapping[str, Any]) -> ProviderMessage:
     return ProviderMessage()
 
 
-def _bounded(text: str, secrets: Iterable[str]) -> str:
-    text = redact(_WHITESPACE.sub(" ", text).strip(), secrets)
+def _bounded(text: str, secrets: Iterable[str], redactor: Redactor) -> str:
+    text = redactor.redact(_WHITESPACE.sub(" ", text).strip(), secrets)
     if len(text) > MAX_MESSAGE_CHARS:
         text = text[: MAX_MESSAGE_CHARS - 1] + "…"
     return text
 
 
 def extract_message(
-    body: bytes | str | Mapping[str, Any], secrets: Iterable[str] = ()
+    body: bytes | str | Mapping[str, Any],
+    secrets: Iterable[str] = (),
+    redactor: Redactor = GENERIC_REDACTOR,
 ) -> ProviderMessage:
     """The provider's own error message, type and code from an error body of any shape.
 
-    JSON bodies in the OpenAI or Anthropic shape give their fields; any other
+    JSON bodies in the OpenAI error format (bare or wrapped) give their fields; any other
     body gives a short redacted snippet of its text.
     """
     secrets = tuple(secrets)
@@ -102,14 +128,14 @@ def extract_message(
             payload = orjson.loads(body) if body else None
         except orjson.JSONDecodeError:
             raw = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-            return ProviderMessage(message=_bounded(raw[:MAX_MESSAGE_CHARS], secrets))
+            return ProviderMessage(message=_bounded(raw[:MAX_MESSAGE_CHARS], secrets, redactor))
     if not isinstance(payload, Mapping):
         return ProviderMessage()
     found = _from_object(payload)
-    param = None if found.param is None else _bounded(found.param, secrets)
+    param = None if found.param is None else _bounded(found.param, secrets, redactor)
     return ProviderMessage(
-        message=_bounded(found.message, secrets),
-        type=_bounded(found.type, secrets)[:64],
-        code=_bounded(found.code, secrets)[:64],
+        message=_bounded(found.message, secrets, redactor),
+        type=_bounded(found.type, secrets, redactor)[:64],
+        code=_bounded(found.code, secrets, redactor)[:64],
         param=param,
     )

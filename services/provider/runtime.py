@@ -1,23 +1,25 @@
 """The providers this process serves: their settings, pooled HTTP clients and adapters.
 
-Built once at start-up from the registry and the config; `start()` follows the key
-vault's provider-key lease (when configured), opens one keep-alive pool per provider
-that can be called and builds every adapter; `close()` closes the pools and the lease.
+Built once at start-up from the config (which says which registered providers are
+served); `start()` opens one keep-alive pool per provider that can be called and
+builds every adapter; `lease` (when the key vault is configured) is the provider-key
+lease, which the composition root runs; `close()` closes the pools and the lease.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from keyvault.client.provider_keys import ProviderKeyLease, credential_not_found
 from services.provider import errors
 from services.provider.adapters.base import Adapter, Credential, UpstreamHttp
-from services.provider.config import ProviderConfig, ServiceConfig
+from services.provider.config import ProviderServiceConfig
 from services.provider.http import DisabledHttp, PooledHttp
-from services.provider.keys import VaultKeys
 from services.provider.provider_spec import ProviderSpec
+from services.provider.settings import ProviderConfig
 
 __all__ = ["Provider", "ProviderRuntime"]
 
@@ -33,7 +35,7 @@ class Provider:
     config: ProviderConfig
     adapter: Adapter
     default_credential: Credential | None
-    keys: VaultKeys | None = None  # provider keys leased from the key vault
+    keys: ProviderKeyLease | None = None  # provider keys leased from the key vault
 
     @property
     def configured(self) -> bool:
@@ -45,9 +47,9 @@ class Provider:
     def credential(self, credential_id: str) -> Credential | None:
         """The credential for a call. `credential_id`: "" = the provider's default pool,
         a leased key's id = that key, another text = the pool of keys with that label
-        (keys/index.py), `env:<VAR>` = the environment's key. The environment's key
-        serves only when the key vault holds no key for that provider (or has not
-        answered yet).
+        (keyvault.client.provider_keys), `env:<VAR>` = the environment's key. The
+        environment's key serves only when the key vault holds no key for that provider
+        (or has not answered yet).
 
         Raises provider_not_configured when the provider needs a key and has none usable,
         credential_not_found for an id this instance does not hold."""
@@ -68,7 +70,7 @@ class Provider:
         default = self.default_credential
         if not credential_id or (default is not None and credential_id == default.key_id):
             return default
-        raise errors.credential_not_found(self.spec.name, credential_id)
+        raise credential_not_found(self.spec.name, credential_id)
 
 
 def _default_credential(spec: ProviderSpec, config: ProviderConfig) -> Credential | None:
@@ -78,44 +80,40 @@ def _default_credential(spec: ProviderSpec, config: ProviderConfig) -> Credentia
 
 
 class ProviderRuntime:
-    """Owns the adapters and their HTTP pools for the life of the process."""
+    """Owns the adapters, their HTTP pools and the key lease for the life of the process."""
 
-    def __init__(self, config: ServiceConfig, specs: Sequence[ProviderSpec]) -> None:
+    def __init__(self, config: ProviderServiceConfig) -> None:
         self._config = config
-        self._specs = tuple(specs)
+        self._specs = config.specs
         self._pools: list[PooledHttp] = []
         self._providers: Mapping[str, Provider] = MappingProxyType({})
-        self._keys: VaultKeys | None = None
+        self.lease: ProviderKeyLease | None = None
+        if config.keyvault is not None:
+            self.lease = ProviderKeyLease(config.keyvault, [spec.name for spec in self._specs])
         self._started = False
+
+    @property
+    def specs(self) -> tuple[ProviderSpec, ...]:
+        return self._specs
 
     def key_health(self) -> list[tuple[str, str, int]]:
         """Leased keys' health for Prometheus (empty without the key vault)."""
-        return self._keys.index.health() if self._keys is not None else []
+        return self.lease.index.health() if self.lease is not None else []
 
     @property
     def started(self) -> bool:
         return self._started
 
     async def start(self) -> None:
-        """Open the pools and build the adapters (the service is SERVING after this)."""
+        """Open the pools and build the adapters (an adapter's bad settings raise
+        ConfigError here, before the service binds its port)."""
         built: dict[str, Provider] = {}
-        if self._config.keyvault is not None:
-            self._keys = VaultKeys(self._config.keyvault, [spec.name for spec in self._specs])
-            await self._keys.start()
         for spec in self._specs:
             config = self._config.providers[spec.name]
-            http: UpstreamHttp = DisabledHttp(spec.name)
-            # With the key vault, a key may be added at any time: every provider gets a pool.
-            if config.uses_http and (config.configured or self._keys is not None):
-                pool = PooledHttp(
-                    spec.name, config.base_url, timeouts=config.timeouts, pool=config.pool
-                )
-                await pool.start()
-                self._pools.append(pool)
-                http = pool
+            http = await self._http_for(spec, config)
             adapter = spec.factory(config, http)
             provider = Provider(
-                spec, config, adapter, _default_credential(spec, config), self._keys
+                spec, config, adapter, _default_credential(spec, config), self.lease
             )
             built[spec.name] = provider
             _log.info(
@@ -127,10 +125,19 @@ class ProviderRuntime:
         self._providers = MappingProxyType(built)
         self._started = True
 
+    async def _http_for(self, spec: ProviderSpec, config: ProviderConfig) -> UpstreamHttp:
+        # With the key vault, a key may be added at any time: every provider gets a pool.
+        if not config.uses_http or not (config.configured or self.lease is not None):
+            return DisabledHttp(spec.name)
+        pool = PooledHttp(spec.name, config.base_url, timeouts=config.timeouts, pool=config.pool)
+        await pool.start()
+        self._pools.append(pool)
+        return pool
+
     async def close(self) -> None:
-        keys, self._keys = self._keys, None
-        if keys is not None:
-            await keys.close()  # sends the outcomes still buffered
+        lease, self.lease = self.lease, None
+        if lease is not None:
+            await lease.close()  # sends the outcomes still buffered
         pools, self._pools = self._pools, []
         for pool in pools:
             await pool.close()

@@ -1,13 +1,13 @@
-"""Composition root of the provider service: config → logging, tracing → registry
-→ pooled clients and adapters (built before the port is bound, so the service is
-SERVING as soon as it listens) → servicer → ServiceHost (NOT_SERVING then drain
-on SIGTERM; pools closed last)."""
+"""Composition root of the provider service: config → registry's providers → pooled
+clients and adapters (built before the port is bound, so an adapter's bad settings
+end the process with one line) → servicer → ServiceHost. With the key vault, the
+provider-key lease runs in the background and the service is SERVING once the first
+lease arrived (or `lease_wait_s` passed: calls then use the environment's keys)."""
 
 from __future__ import annotations
 
-import os
 import socket
-from collections.abc import Sequence
+from dataclasses import dataclass
 
 import grpc
 from agentopia.v1 import metrics_service_pb2 as m_pb2
@@ -15,24 +15,33 @@ from agentopia.v1 import provider_service_pb2_grpc
 from prometheus_client import REGISTRY
 
 from metrics.client import UsageRecorder
-from metrics.exposition import KeyHealthCollector, start_exposition_from_env
-from services.kernel import logs, tracing
+from services.kernel.exposition import start_settings
 from services.kernel.hosting import ServiceHost
-from services.provider.config import ServiceConfig
-from services.provider.provider_spec import ProviderSpec
-from services.provider.registry import PROVIDERS
+from services.kernel.service import Lifecycle, Service
+from services.provider.config import ProviderServiceConfig
+from services.provider.instruments import KeyHealthCollector
 from services.provider.runtime import ProviderRuntime
 from services.provider.servicer import SERVICE_NAME, ProviderServicer
 
-__all__ = ["build_host", "load_config", "serve"]
+__all__ = ["Assembled", "assemble", "compose"]
 
 
-def load_config() -> ServiceConfig:
-    return ServiceConfig.from_env(PROVIDERS)
+@dataclass(frozen=True, slots=True)
+class Assembled:
+    """The composed service and its runtime (in-process tests look inside it)."""
+
+    service: Service
+    runtime: ProviderRuntime
 
 
-def build_host(config: ServiceConfig, runtime: ProviderRuntime) -> ServiceHost:
-    """The gRPC host with ProviderService registered (not started)."""
+async def compose(config: ProviderServiceConfig, life: Lifecycle) -> Service:
+    return (await assemble(config, life)).service
+
+
+async def assemble(config: ProviderServiceConfig, life: Lifecycle) -> Assembled:
+    runtime = ProviderRuntime(config)
+    life.on_close(runtime.close)
+    await runtime.start()
     host = ServiceHost("provider", max_message_bytes=config.max_message_bytes)
     servicer = ProviderServicer(runtime)
 
@@ -40,10 +49,33 @@ def build_host(config: ServiceConfig, runtime: ProviderRuntime) -> ServiceHost:
         provider_service_pb2_grpc.add_ProviderServiceServicer_to_server(servicer, server)
 
     host.add(SERVICE_NAME, register)
-    return host
+    _expose(config, runtime, life)
+    lease = runtime.lease
+    if lease is None:
+        return Assembled(Service(host, config.listen, grace_seconds=config.grace_s), runtime)
+    life.spawn(lease.run(), "provider-key lease")
+    _report_key_health(config, runtime, life)
+
+    async def ready() -> None:
+        await lease.wait_ready()
+
+    service = Service(host, config.listen, ready=ready, grace_seconds=config.grace_s)
+    return Assembled(service, runtime)
 
 
-def _key_health_reporter(runtime: ProviderRuntime) -> UsageRecorder:
+def _expose(config: ProviderServiceConfig, runtime: ProviderRuntime, life: Lifecycle) -> None:
+    """/metrics with the leased keys' health, read at scrape time."""
+    collector = KeyHealthCollector(runtime.key_health)
+    REGISTRY.register(collector)
+    life.on_close(lambda: REGISTRY.unregister(collector))
+    exposition = start_settings(config.exposition)
+    if exposition is not None:
+        life.on_close(exposition.close)
+
+
+def _report_key_health(
+    config: ProviderServiceConfig, runtime: ProviderRuntime, life: Lifecycle
+) -> None:
     """The leased keys' health, sent to the metrics service's live stream every few
     seconds (health only: the router sends the usage events)."""
     reporter = f"provider@{socket.gethostname()}"
@@ -55,35 +87,6 @@ def _key_health_reporter(runtime: ProviderRuntime) -> UsageRecorder:
             message.keys.add(provider=provider, key_id=key_id, health=health)
         return message
 
-    target = os.environ.get("AGENTOPIA_METRICS_TARGET") or "127.0.0.1:50054"
-    recorder = UsageRecorder(target, health_source=report, flush_interval=5.0)
+    recorder = UsageRecorder(config.metrics_target, health_source=report, flush_interval=5.0)
     recorder.start()
-    return recorder
-
-
-async def serve(config: ServiceConfig, specs: Sequence[ProviderSpec] = PROVIDERS) -> None:
-    """Run until SIGTERM/SIGINT."""
-    logs.configure_logging("provider", config.log_level)
-    tracer_provider = tracing.configure_tracing("provider")
-    exposition = start_exposition_from_env(9102)
-    runtime = ProviderRuntime(config, specs)
-    try:
-        # Before binding: an adapter's bad settings (ConfigError) end the process
-        # at once with one clear line, instead of a server stuck NOT_SERVING.
-        await runtime.start()
-    except BaseException:
-        await runtime.close()
-        raise
-    host = build_host(config, runtime)
-    REGISTRY.register(KeyHealthCollector(runtime.key_health))
-    health = _key_health_reporter(runtime) if config.keyvault is not None else None
-
-    async def cleanup() -> None:
-        if health is not None:
-            await health.aclose()
-        await runtime.close()
-        if exposition is not None:
-            exposition.close()
-        tracing.shutdown_tracing(tracer_provider)
-
-    await host.run(config.listen, cleanup=cleanup, grace_seconds=config.grace_s)
+    life.on_close(recorder.aclose)

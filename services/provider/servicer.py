@@ -2,16 +2,18 @@
 
 Parses `Invocation.request_json` into an `adapters.base.Call`, calls the
 provider's adapter (through attempts.py: outcome reporting and one retry on
-another key for leased provider keys) and serializes its output; every failure
-leaves as a `GatewayError` through `err.abort(context)`.
+another key for leased provider keys) and serializes its output. Failures are
+raised as `GatewayError`s (logged here with the call's provider and model); the
+kernel's interceptor turns them, and anything unexpected, into the RPC's status.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import grpc
@@ -21,7 +23,7 @@ from agentopia.v1 import chat_pb2, provider_service_pb2, provider_service_pb2_gr
 from services.kernel.errors import GatewayError
 from services.provider import attempts, errors
 from services.provider.adapters.base import (
-    RESERVED_KEYS,
+    GATEWAY_KEY,
     Call,
     Chunk,
     Operation,
@@ -90,16 +92,38 @@ def _operation(value: int) -> Operation:
     return operation
 
 
+@contextlib.contextmanager
+def _logged(invocation: provider_service_pb2.Invocation) -> Iterator[None]:
+    """Log a failed call with what it was for, then let the error go on to the status."""
+    try:
+        yield
+    except GatewayError as error:
+        _log.info(
+            "call failed: %s",
+            error.code,
+            extra={
+                "request_id": invocation.request_id,
+                "provider": invocation.provider,
+                "model": invocation.upstream_model,
+                "status": error.status.name,
+            },
+        )
+        raise
+
+
 class ProviderServicer(provider_service_pb2_grpc.ProviderServiceServicer):
     def __init__(self, runtime: ProviderRuntime) -> None:
         self._runtime = runtime
         self._closing: set[asyncio.Task[None]] = set()
+        # Taken out of every body: the gateway's key and each provider's own.
+        requested = (spec.request_key for spec in runtime.specs if spec.request_key)
+        self._reserved = (GATEWAY_KEY, *requested)
 
     def _prepare(self, invocation: provider_service_pb2.Invocation) -> tuple[Provider, Call]:
         provider = self._runtime.get(invocation.provider)
         credential = provider.credential(invocation.credential_id)
         body = _parse_body(invocation.request_json)
-        extensions = {key: body.pop(key) for key in RESERVED_KEYS if key in body}
+        extensions = {key: body.pop(key) for key in self._reserved if key in body}
         upstream_model = invocation.upstream_model or str(body.get("model") or "")
         call = Call(
             operation=_operation(invocation.operation),
@@ -113,40 +137,14 @@ class ProviderServicer(provider_service_pb2_grpc.ProviderServiceServicer):
         )
         return provider, call
 
-    @staticmethod
-    def _log_failure(error: GatewayError, invocation: provider_service_pb2.Invocation) -> None:
-        _log.info(
-            "call failed: %s",
-            error.code,
-            extra={
-                "request_id": invocation.request_id,
-                "provider": invocation.provider,
-                "model": invocation.upstream_model,
-                "status": error.status.name,
-            },
-        )
-
-    async def _abort_unexpected(self, context: Context, invocation: Any) -> None:
-        _log.exception(
-            "adapter failed unexpectedly",
-            extra={"request_id": invocation.request_id, "provider": invocation.provider},
-        )
-        await errors.internal_error(invocation.provider).abort(context)
-
     async def Generate(
         self, request: provider_service_pb2.GenerateRequest, context: Context
     ) -> provider_service_pb2.GenerateResponse:
         invocation = request.invocation
         started = time.perf_counter()
-        try:
+        with _logged(invocation):
             provider, call = self._prepare(invocation)
             result = await attempts.generate(provider, call, invocation.credential_id)
-        except GatewayError as error:
-            self._log_failure(error, invocation)
-            await error.abort(context)
-        except Exception:
-            await self._abort_unexpected(context, invocation)
-            raise  # pragma: no cover - abort raises
         total_ms = _elapsed_ms(started)
         return provider_service_pb2.GenerateResponse(
             response_json=orjson.dumps(result.body),
@@ -161,7 +159,7 @@ class ProviderServicer(provider_service_pb2_grpc.ProviderServiceServicer):
         started = time.perf_counter()
         first_byte_ms = 0.0
         end: StreamEnd | None = None
-        try:
+        with _logged(invocation):
             provider, call = self._prepare(invocation)
             items = attempts.stream(provider, call, invocation.credential_id)
             guard = _StreamGuard(items, self._closing)
@@ -180,12 +178,6 @@ class ProviderServicer(provider_service_pb2_grpc.ProviderServiceServicer):
             finally:
                 guard.finished = True
                 await attempts.close_stream(items)
-        except GatewayError as error:
-            self._log_failure(error, invocation)
-            await error.abort(context)
-        except Exception:
-            await self._abort_unexpected(context, invocation)
-            raise  # pragma: no cover - abort raises
         if end is None:
             _log.warning(
                 "adapter stream ended without StreamEnd",
@@ -200,16 +192,15 @@ class ProviderServicer(provider_service_pb2_grpc.ProviderServiceServicer):
     async def ListProviders(
         self, request: provider_service_pb2.ListProvidersRequest, context: Context
     ) -> provider_service_pb2.ListProvidersResponse:
-        infos = []
-        for provider in self._runtime.providers():
-            infos.append(
-                provider_service_pb2.ProviderInfo(
-                    name=provider.spec.name,
-                    capabilities=sorted(str(c) for c in provider.adapter.capabilities),
-                    configured=provider.configured,
-                    base_url=provider.config.base_url,
-                )
+        infos = [
+            provider_service_pb2.ProviderInfo(
+                name=provider.spec.name,
+                capabilities=sorted(provider.adapter.capabilities),
+                configured=provider.configured,
+                base_url=provider.config.base_url,
             )
+            for provider in self._runtime.providers()
+        ]
         return provider_service_pb2.ListProvidersResponse(providers=infos)
 
 

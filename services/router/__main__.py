@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from services.kernel.entry import run_service
+from services.kernel.service import run
 from services.router.config import RouterConfig
-from services.router.server import serve
+from services.router.server import compose
 
 
 def main() -> None:
-    run_service("router", lambda: serve(RouterConfig.from_env()))
+    run("router", RouterConfig.from_env, compose)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """RoutingAdminService: the registry revision in force, validated runtime edits
-that reach every replica, and each deployment's live health on this replica."""
+that reach every replica, and each deployment's live health on this replica.
+Errors are raised as GatewayError; the kernel's interceptor turns them into statuses."""
 
 from __future__ import annotations
 
@@ -13,12 +14,7 @@ from agentopia.v1 import routing_admin_service_pb2_grpc as ra_grpc
 from keyvault.client.keycache import KeyCache, Principal, bearer_token, require_role
 from services.kernel.errors import GatewayError
 from services.router.routing import HealthMonitor, RoutingState
-from services.router.routing_config import (
-    ConfigRevision,
-    LiveRegistry,
-    RoutingConfigStore,
-    validate,
-)
+from services.router.routing_config import ConfigRevision, LiveRegistry, RoutingConfigStore
 
 __all__ = ["RoutingAdminServicer"]
 
@@ -58,38 +54,29 @@ class RoutingAdminServicer(ra_grpc.RoutingAdminServiceServicer):
     async def GetRoutingConfig(
         self, request: ra_pb2.GetRoutingConfigRequest, context: Context
     ) -> ra_pb2.GetRoutingConfigResponse:
-        try:
-            self._caller(context, write=False)
-        except GatewayError as error:
-            await error.abort(context)
+        self._caller(context, write=False)
         return ra_pb2.GetRoutingConfigResponse(config=_revision_message(self._live.revision))
 
     async def UpdateRoutingConfig(
         self, request: ra_pb2.UpdateRoutingConfigRequest, context: Context
     ) -> ra_pb2.UpdateRoutingConfigResponse:
-        try:
-            principal = self._caller(context, write=True)
-            revision = await self._live.update(
-                request.toml,
-                expected_version=request.expected_version,
-                updated_by=principal.key_id,
-                admin_token=bearer_token(context.invocation_metadata()) or "",
-                store=self._store,
-            )
-        except GatewayError as error:
-            await error.abort(context)
+        principal = self._caller(context, write=True)
+        revision = await self._live.update(
+            request.toml,
+            expected_version=request.expected_version,
+            updated_by=principal.key_id,
+            admin_token=bearer_token(context.invocation_metadata()) or "",
+            store=self._store,
+        )
         return ra_pb2.UpdateRoutingConfigResponse(config=_revision_message(revision))
 
     async def ValidateRoutingConfig(
         self, request: ra_pb2.ValidateRoutingConfigRequest, context: Context
     ) -> ra_pb2.ValidateRoutingConfigResponse:
+        self._caller(context, write=False)
         try:
-            self._caller(context, write=False)
-        except GatewayError as error:
-            await error.abort(context)
-        try:
-            registry = validate(request.toml, version=self._live.revision.version + 1)
-        except GatewayError as error:
+            registry = self._live.validate(request.toml, version=self._live.revision.version + 1)
+        except GatewayError as error:  # an invalid document is an answer, not a failure
             return ra_pb2.ValidateRoutingConfigResponse(valid=False, error=error.message)
         return ra_pb2.ValidateRoutingConfigResponse(
             valid=True,
@@ -101,10 +88,7 @@ class RoutingAdminServicer(ra_grpc.RoutingAdminServiceServicer):
     async def ListDeploymentHealth(
         self, request: ra_pb2.ListDeploymentHealthRequest, context: Context
     ) -> ra_pb2.ListDeploymentHealthResponse:
-        try:
-            self._caller(context, write=False)
-        except GatewayError as error:
-            await error.abort(context)
+        self._caller(context, write=False)
         probes = {r.deployment_id: r for r in (self._monitor.last_results if self._monitor else ())}
         reply = ra_pb2.ListDeploymentHealthResponse(
             replica=self._replica, registry_version=self._live.revision.version

@@ -1,7 +1,8 @@
 """Client-key limits at admission: reserve (requests, estimated tokens and cost)
 before the first provider call, settle with the true usage afterwards, release
 when nothing was used. The limiter (keyvault.client.limits) is shared by every router
-replica through Redis, so N replicas enforce one limit."""
+replica through Redis, so N replicas enforce one limit. The cost estimate reads
+the same price table the usage is billed with (metrics.client.pricing)."""
 
 from __future__ import annotations
 
@@ -12,38 +13,46 @@ from agentopia.v1 import chat_pb2
 
 from keyvault.client.keycache import Principal
 from keyvault.client.limits import Limiter, Reservation
+from metrics.client.pricing import PriceTable
 from services.kernel.errors import GatewayError
-from services.router.routing import Decision
+from services.router.routing import Decision, Model, estimate_usd
 
 __all__ = ["Admission"]
 
 
 class Admission:
-    def __init__(self, limiter: Limiter) -> None:
+    def __init__(self, limiter: Limiter, prices: PriceTable) -> None:
         self.limiter = limiter
+        self.prices = prices
 
     async def admit(self, principal: Principal, decision: Decision) -> Reservation | None:
         """Hold the request's share of the key's limits; None when the key has none.
 
         Estimates are upper bounds (the prompt estimate never undercounts, the output
-        is capped by max_tokens or the model's default), so the documented
-        over-admission bound is zero."""
+        is capped by max_tokens or the model's default, and a model costs what its
+        dearest deployment bills), so the documented over-admission bound is zero."""
         limits = principal.limits
         if limits is None:
             return None
         profile = decision.profile
         outputs = [profile.max_output_tokens or m.default_max_tokens for m in decision.candidates]
         tokens = profile.prompt_tokens + max(outputs)
-        cost_usd = 0.0
+        cost_micros = 0
         if limits.budget_micros is not None:
             for model, output in zip(decision.candidates, outputs, strict=True):
-                estimate = model.pricing.estimate_usd(profile.prompt_tokens, output)
-                if estimate is None:
-                    raise _unpriced(model.id)
-                cost_usd = max(cost_usd, estimate)
+                cost_micros = max(
+                    cost_micros, self._cost_micros(model, profile.prompt_tokens, output)
+                )
         return await self.limiter.reserve(
-            principal.key_id, limits, tokens=tokens, cost_micros=math.ceil(cost_usd * 1e6)
+            principal.key_id, limits, tokens=tokens, cost_micros=cost_micros
         )
+
+    def _cost_micros(self, model: Model, prompt_tokens: int, output_tokens: int) -> int:
+        routes = [(d.provider, d.upstream_id) for d in model.deployments]
+        estimate = estimate_usd(self.prices, routes, prompt_tokens, output_tokens)
+        if estimate is None:
+            raise _unpriced(model.id)
+        return math.ceil(estimate * 1_000_000)
 
     async def finish(
         self,

@@ -1,8 +1,9 @@
-"""Per-call helpers shared by both public servicers: request ids and response headers."""
+"""Per-call helpers shared by both public servicers: response headers, stated
+requirements and the model lookup. The request id is the kernel's
+(`services.kernel.interceptor.request_id_of`), the one its INTERNAL errors quote."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,22 +16,12 @@ from services.router.routing.catalog import ModelCatalog
 
 __all__ = [
     "Metadata",
-    "internal_error",
     "model_or_404",
-    "request_id_from",
     "requirements_header",
     "response_headers",
 ]
 
 Metadata = Sequence[tuple[str, str | bytes]]
-
-
-def request_id_from(metadata: Metadata) -> str:
-    """The edge's x-request-id when present (one id across all hops), else a new one."""
-    for key, value in metadata:
-        if key == "x-request-id" and isinstance(value, str) and 0 < len(value) <= 128:
-            return value
-    return uuid.uuid4().hex
 
 
 def response_headers(request_id: str, route: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
@@ -46,7 +37,7 @@ def requirements_header(metadata: Metadata) -> str | None:
 
 
 def model_or_404(catalog: ModelCatalog, model_id: str, principal: Principal) -> dict[str, Any]:
-    """GET /v1/models/{id}: the model object, or OpenAI's 404 for it."""
+    """GET /v1/models/{id}: the model object, or the OpenAI-shaped 404 for it."""
     model = catalog.get_model(model_id, principal)
     if model is None:
         raise GatewayError(
@@ -57,11 +48,3 @@ def model_or_404(catalog: ModelCatalog, model_id: str, principal: Principal) -> 
             type="invalid_request_error",
         )
     return model
-
-
-def internal_error(request_id: str) -> GatewayError:
-    return GatewayError(
-        grpc.StatusCode.INTERNAL,
-        "internal_error",
-        f"The gateway failed unexpectedly; quote request id {request_id} when reporting it.",
-    )

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 from datetime import UTC
 
 import grpc
-from agentopia.v1 import keyvault_service_pb2 as kv_pb2
-from agentopia.v1 import keyvault_service_pb2_grpc as kv_grpc
+from agentopia.v1 import routing_config_service_pb2 as rc_pb2
+from agentopia.v1 import routing_config_service_pb2_grpc as rc_grpc
 
 from services.kernel.errors import GatewayError
 from services.router.routing_config import ConfigRevision
@@ -17,7 +17,7 @@ from services.router.routing_config import ConfigRevision
 __all__ = ["KeyVaultConfigStore"]
 
 
-def _revision(message: kv_pb2.RoutingConfigRevision) -> ConfigRevision:
+def _revision(message: rc_pb2.RoutingConfigRevision) -> ConfigRevision:
     return ConfigRevision(
         version=message.version,
         toml=message.toml,
@@ -27,19 +27,19 @@ def _revision(message: kv_pb2.RoutingConfigRevision) -> ConfigRevision:
 
 
 class KeyVaultConfigStore:
-    """RoutingConfigStore over KeyVaultService.PutRoutingConfig / WatchRoutingConfig.
+    """RoutingConfigStore over RoutingConfigService.PutRoutingConfig / WatchRoutingConfig.
 
     A put is authorised by the admin's own key (forwarded), so the key vault
     checks the role itself rather than trusting the router."""
 
     def __init__(self, channel: grpc.aio.Channel, *, watcher: str) -> None:
-        self._stub = kv_grpc.KeyVaultServiceStub(channel)
+        self._stub = rc_grpc.RoutingConfigServiceStub(channel)
         self._watcher = watcher
 
     async def put(
         self, toml: str, *, expected_version: int, updated_by: str, admin_token: str = ""
     ) -> ConfigRevision:
-        request = kv_pb2.PutRoutingConfigRequest(
+        request = rc_pb2.PutRoutingConfigRequest(
             toml=toml, expected_version=expected_version, updated_by=updated_by
         )
         try:
@@ -52,7 +52,7 @@ class KeyVaultConfigStore:
 
     async def watch(self) -> AsyncIterator[ConfigRevision]:
         call = self._stub.WatchRoutingConfig(
-            kv_pb2.WatchRoutingConfigRequest(watcher=self._watcher)
+            rc_pb2.WatchRoutingConfigRequest(watcher=self._watcher)
         )
         try:
             async for message in call:

@@ -5,12 +5,14 @@ The edge contract (gateway/ Lua filter): an error aborts the RPC before any
 response message with trailing metadata `x-agentopia-error` (the OpenAI-shaped
 JSON body) and `x-agentopia-http-status`; in a trailers-only response those
 arrive as headers, and the edge turns them into the HTTP body and status.
+`error_trailers` renders them; the kernel's error interceptor adds them to
+every error a router servicer raises (`ServiceHost(error_metadata=...)`).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, NoReturn
+from typing import Any
 
 import grpc
 import orjson
@@ -20,8 +22,8 @@ from services.kernel.errors import GatewayError
 __all__ = [
     "ERROR_BODY_KEY",
     "HTTP_STATUS_KEY",
-    "abort_openai",
     "bad_request",
+    "error_trailers",
     "openai_error_body",
     "sse_error_event",
 ]
@@ -50,14 +52,19 @@ def openai_error_body(error: GatewayError) -> bytes:
 
 
 def sse_error_event(error: GatewayError) -> bytes:
-    """An error after streaming began: in-band, as OpenAI streams report it."""
+    """An error after streaming began: in-band, as OpenAI-compatible streams report it."""
     return b"data: " + openai_error_body(error) + b"\n\n"
 
 
-async def abort_openai(
-    context: grpc.aio.ServicerContext[Any, Any], error: GatewayError
-) -> NoReturn:
-    """Abort with the canonical status details plus the OpenAI-shaped body for the edge."""
+_OPENAI_SURFACE = "/agentopia.v1.OpenAICompatService/"
+
+
+def error_trailers(error: GatewayError, method: str) -> tuple[tuple[str, str | bytes], ...]:
+    """The canonical status details, plus — on the OpenAI-compatible surface — the
+    OpenAI-shaped body and status for the edge. The router's other services (typed
+    inference, routing admin) keep the plain google.rpc.Status their clients parse."""
+    if not method.startswith(_OPENAI_SURFACE):
+        return error.trailing_metadata()
     metadata: list[tuple[str, str | bytes]] = [
         *error.trailing_metadata(),
         # Metadata values must be printable ASCII: escape everything else.
@@ -66,5 +73,4 @@ async def abort_openai(
     ]
     if error.retry_after_s is not None:
         metadata.append(("retry-after", str(max(1, round(error.retry_after_s)))))
-    await context.abort(error.status, error.message, tuple(metadata))
-    raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
+    return tuple(metadata)

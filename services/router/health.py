@@ -15,8 +15,8 @@ from agentopia.v1 import metrics_service_pb2 as m_pb2
 from agentopia.v1 import provider_service_pb2 as pv_pb2
 from agentopia.v1 import provider_service_pb2_grpc as pv_grpc
 
-from metrics.exposition import GatewayInstruments
 from services.kernel.errors import GatewayError
+from services.router.instruments import GatewayInstruments
 from services.router.routing import CircuitState, Deployment, RoutingState
 
 __all__ = ["CircuitPublisher", "Probes"]

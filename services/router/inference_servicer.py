@@ -1,9 +1,10 @@
 """The typed InferenceService for internal gRPC callers: same pipeline as REST,
-typed messages at the edges, canonical google.rpc.Status errors."""
+typed messages at the edges, canonical google.rpc.Status errors (raised as
+GatewayError; the kernel's interceptor turns them, and any unexpected failure,
+into the status, the latter quoting the call's request id)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -15,30 +16,31 @@ from agentopia.v1 import model_pb2
 from google.protobuf import json_format
 
 from keyvault.client.keycache import KeyCache, bearer_token
-from services.kernel.errors import GatewayError
+from services.kernel.interceptor import request_id_of
 from services.router import typed_codec
 from services.router.body import CHAT, COMPLETIONS, validate_body
 from services.router.call_context import (
     Metadata,
-    internal_error,
     model_or_404,
-    request_id_from,
     requirements_header,
     response_headers,
 )
-from services.router.pipeline import Completed, InferenceRequest, Pipeline, StreamOpened
+from services.router.pipeline import Completed, InferenceRequest, Pipeline
+from services.router.routing.capabilities import Capability, parse_capabilities
 from services.router.routing.catalog import ModelCatalog
 
 __all__ = ["InferenceServicer"]
 
-_log = logging.getLogger(__name__)
 Context = grpc.aio.ServicerContext[Any, Any]
 Json = dict[str, Any]
 
 
 def _model_message(data: Json) -> model_pb2.Model:
+    """The catalog's model object as the typed message (capabilities as enum values)."""
+    capabilities = sorted(parse_capabilities(data.get("capabilities", ())))
+    fields = {**data, "capabilities": [Capability.Name(c) for c in capabilities]}
     model = model_pb2.Model()
-    json_format.ParseDict(data, model, ignore_unknown_fields=True)
+    json_format.ParseDict(fields, model, ignore_unknown_fields=True)
     return model
 
 
@@ -87,21 +89,15 @@ class InferenceServicer(inf_grpc.InferenceServiceServicer):
     async def ListModels(
         self, request: inf_pb2.ListModelsRequest, context: Context
     ) -> inf_pb2.ListModelsResponse:
-        try:
-            principal = self._keys.authenticate(bearer_token(context.invocation_metadata()))
-        except GatewayError as error:
-            await error.abort(context)
+        principal = self._keys.authenticate(bearer_token(context.invocation_metadata()))
         models = [_model_message(data) for data in self._catalog.list_models(principal)]
         return inf_pb2.ListModelsResponse(models=models)
 
     async def GetModel(
         self, request: inf_pb2.GetModelRequest, context: Context
     ) -> inf_pb2.GetModelResponse:
-        try:
-            principal = self._keys.authenticate(bearer_token(context.invocation_metadata()))
-            data = model_or_404(self._catalog, request.model, principal)
-        except GatewayError as error:
-            await error.abort(context)
+        principal = self._keys.authenticate(bearer_token(context.invocation_metadata()))
+        data = model_or_404(self._catalog, request.model, principal)
         return inf_pb2.GetModelResponse(model=_model_message(data))
 
     def _request(self, body: Json, operation: str, context: Context) -> InferenceRequest:
@@ -112,38 +108,23 @@ class InferenceServicer(inf_grpc.InferenceServiceServicer):
             parsed=parsed,
             raw=orjson.dumps(body),
             principal=principal,
-            request_id=request_id_from(metadata),
+            request_id=request_id_of(context),
             deadline_s=context.time_remaining(),
             requirements_header=requirements_header(metadata),
         )
 
     async def _complete(self, body: Json, operation: str, context: Context) -> Completed:
-        try:
-            inference = self._request(body, operation, context)
-            done = await self._pipeline.complete(inference)
-        except GatewayError as error:
-            await error.abort(context)
-        except Exception:
-            _log.exception("typed request failed")
-            await internal_error("-").abort(context)
+        inference = self._request(body, operation, context)
+        done = await self._pipeline.complete(inference)
         await context.send_initial_metadata(response_headers(inference.request_id, done.headers))
         return done
 
     async def _stream(
         self, body: Json, operation: str, context: Context, convert: Callable[[Json], Any]
     ) -> AsyncIterator[Any]:
-        try:
-            inference = self._request(body, operation, context)
-            opened: StreamOpened = await self._pipeline.open_stream(inference)
-        except GatewayError as error:
-            await error.abort(context)
-        except Exception:
-            _log.exception("typed stream failed")
-            await internal_error("-").abort(context)
+        inference = self._request(body, operation, context)
+        opened = await self._pipeline.open_stream(inference)
         await context.send_initial_metadata(response_headers(inference.request_id, opened.headers))
         yield convert(orjson.loads(opened.first))
-        try:
-            async for chunk in opened.rest():
-                yield convert(orjson.loads(chunk))
-        except GatewayError as error:
-            await error.abort(context)
+        async for chunk in opened.rest():
+            yield convert(orjson.loads(chunk))

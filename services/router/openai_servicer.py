@@ -2,12 +2,14 @@
 
 Bytes in, bytes out: the request body is forwarded as received and the
 provider's OpenAI-shaped JSON is written back unchanged, framed as SSE when the
-client asked for a stream.
+client asked for a stream. Errors are raised as GatewayError; the kernel's
+interceptor ends the call with them, adding the OpenAI-shaped body the edge
+serves (`errors.error_trailers`). Only an error after a stream has started is
+handled here: the headers are gone, so it is sent in-band as an SSE event.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,22 +21,19 @@ from google.api import httpbody_pb2
 
 from keyvault.client.keycache import KeyCache, bearer_token
 from services.kernel.errors import GatewayError
+from services.kernel.interceptor import request_id_of
 from services.router.body import CHAT, COMPLETIONS, parse_body
 from services.router.call_context import (
     Metadata,
-    internal_error,
     model_or_404,
-    request_id_from,
     requirements_header,
     response_headers,
 )
-from services.router.errors import abort_openai, sse_error_event
+from services.router.errors import sse_error_event
 from services.router.pipeline import InferenceRequest, Pipeline
 from services.router.routing.catalog import ModelCatalog
 
 __all__ = ["OpenAICompatServicer"]
-
-_log = logging.getLogger(__name__)
 
 _JSON = "application/json"
 _SSE = "text/event-stream"
@@ -70,53 +69,38 @@ class OpenAICompatServicer(oc_grpc.OpenAICompatServiceServicer):
     async def Models(
         self, request: oc_pb2.ModelsRequest, context: Context
     ) -> httpbody_pb2.HttpBody:
-        try:
-            principal = self._keys.authenticate(bearer_token(context.invocation_metadata()))
-            models = self._catalog.list_models(principal)
-        except GatewayError as error:
-            await abort_openai(context, error)
+        principal = self._keys.authenticate(bearer_token(context.invocation_metadata()))
+        models = self._catalog.list_models(principal)
         return httpbody_pb2.HttpBody(
             content_type=_JSON, data=orjson.dumps({"object": "list", "data": models})
         )
 
     async def Model(self, request: oc_pb2.ModelRequest, context: Context) -> httpbody_pb2.HttpBody:
-        try:
-            principal = self._keys.authenticate(bearer_token(context.invocation_metadata()))
-            model = model_or_404(self._catalog, request.model, principal)
-        except GatewayError as error:
-            await abort_openai(context, error)
+        principal = self._keys.authenticate(bearer_token(context.invocation_metadata()))
+        model = model_or_404(self._catalog, request.model, principal)
         return httpbody_pb2.HttpBody(content_type=_JSON, data=orjson.dumps(model))
 
     async def _serve(
         self, request: httpbody_pb2.HttpBody, context: Context, operation: str
     ) -> AsyncIterator[httpbody_pb2.HttpBody]:
         metadata: Metadata = context.invocation_metadata() or ()  # type: ignore[assignment]
-        request_id = request_id_from(metadata)
-        try:
-            principal = self._keys.authenticate(bearer_token(metadata))
-            parsed = parse_body(request.data, operation, max_bytes=self._max_body_bytes)
-            inference = InferenceRequest(
-                parsed=parsed,
-                raw=request.data,
-                principal=principal,
-                request_id=request_id,
-                deadline_s=context.time_remaining(),
-                requirements_header=requirements_header(metadata),
-            )
-            if parsed.stream:
-                opened = await self._pipeline.open_stream(inference)
-            else:
-                done = await self._pipeline.complete(inference)
-        except GatewayError as error:
-            await abort_openai(context, error)
-        except Exception:
-            _log.exception("request failed", extra={"request_id": request_id})
-            await abort_openai(context, internal_error(request_id))
-
+        request_id = request_id_of(context)
+        principal = self._keys.authenticate(bearer_token(metadata))
+        parsed = parse_body(request.data, operation, max_bytes=self._max_body_bytes)
+        inference = InferenceRequest(
+            parsed=parsed,
+            raw=request.data,
+            principal=principal,
+            request_id=request_id,
+            deadline_s=context.time_remaining(),
+            requirements_header=requirements_header(metadata),
+        )
         if not parsed.stream:
+            done = await self._pipeline.complete(inference)
             await context.send_initial_metadata(response_headers(request_id, done.headers))
             yield httpbody_pb2.HttpBody(content_type=_JSON, data=done.body)
             return
+        opened = await self._pipeline.open_stream(inference)
         await context.send_initial_metadata(response_headers(request_id, opened.headers))
         yield _event(opened.first)
         try:

@@ -20,8 +20,9 @@ from opentelemetry import trace
 
 from keyvault.client.keycache import Principal
 from keyvault.client.limits import Reservation
-from metrics.semconv import genai_span_attributes
+from metrics.client.pricing import PriceTable, default_table
 from services.kernel.errors import GatewayError
+from services.kernel.semconv import genai_span_attributes
 from services.router.admission import Admission
 from services.router.body import CHAT, ParsedBody
 from services.router.routing import (
@@ -36,7 +37,7 @@ from services.router.routing import (
     route_headers,
     select,
 )
-from services.router.usage import Outcome, UsageSink, build_event, price_event
+from services.router.usage import Outcome, UsageSink, build_event, price_event, served_attempt
 
 __all__ = ["Completed", "InferenceRequest", "Pipeline", "StreamOpened"]
 
@@ -124,7 +125,9 @@ class Pipeline:
         planner: Planner,
         usage: UsageSink,
         admission: Admission | None = None,
+        prices: PriceTable | None = None,
     ) -> None:
+        self._prices = prices or default_table()
         self._provider = provider
         self._registry = registry
         self._state = state
@@ -240,34 +243,39 @@ class Pipeline:
         response has been handed to gRPC, off the request's latency."""
         try:
             event = build_event(request, plan, outcome)
+            served = served_attempt(plan)
+            upstream = "" if served is None else served.upstream_model
             span = trace.get_current_span()
             if span.is_recording():
                 span.set_attributes(genai_span_attributes(event))
             if reservation is None:
-                asyncio.get_running_loop().call_soon(self._record, event)
+                asyncio.get_running_loop().call_soon(self._record, event, upstream)
                 return
             task = asyncio.get_running_loop().create_task(
-                self._record_and_settle(event, reservation, outcome.usage, consumed=consumed)
+                self._record_and_settle(
+                    event, upstream, reservation, outcome.usage, consumed=consumed
+                )
             )
             self._settling.add(task)
             task.add_done_callback(self._settling.discard)
         except Exception:  # accounting must never fail a request
             _log.exception("usage event dropped", extra={"request_id": request.request_id})
 
-    def _record(self, event: metrics_service_pb2.UsageEvent) -> int | None:
-        cost_micros = price_event(event)
+    def _record(self, event: metrics_service_pb2.UsageEvent, upstream: str) -> int | None:
+        cost_micros = price_event(event, self._prices, upstream_model=upstream)
         self._usage.record(event)
         return cost_micros
 
     async def _record_and_settle(
         self,
         event: metrics_service_pb2.UsageEvent,
+        upstream: str,
         reservation: Reservation,
         usage: chat_pb2.Usage | None,
         *,
         consumed: bool,
     ) -> None:
-        cost_micros = self._record(event)
+        cost_micros = self._record(event, upstream)
         assert self._admission is not None
         await self._admission.finish(
             reservation, usage=usage, cost_micros=cost_micros, consumed=consumed

@@ -1,150 +1,137 @@
-"""Composition root of the router: channels to its peers, the key cache, routing
-state, the usage recorder, both public servicers, and the lifecycle."""
+"""Composition root of the router: channels to its peers, the key cache, the
+registry (priced from the shared price table, its capability claims checked
+against the provider adapters), routing state, the usage recorder and the three
+servicers, composed into one `Service`.
+
+Start-up waits for the provider service's first provider list before it hands
+the service back: a registry claiming a capability some provider's adapter
+lacks is a configuration error, and the router exits with it instead of serving.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
-import logging
 import socket
 import time
-from importlib import resources
+import tomllib
 from pathlib import Path
 
 import grpc
 from agentopia.v1 import inference_service_pb2_grpc as inf_grpc
 from agentopia.v1 import openai_compat_service_pb2_grpc as oc_grpc
-from agentopia.v1 import provider_service_pb2 as pv_pb2
 from agentopia.v1 import provider_service_pb2_grpc as pv_grpc
 from agentopia.v1 import routing_admin_service_pb2_grpc as ra_grpc
+from prometheus_client import REGISTRY, CollectorRegistry
 
 from keyvault.client.keycache import KeyCache
 from keyvault.client.limits import open_limiter
 from metrics.client import UsageRecorder
-from metrics.exposition import GatewayInstruments, start_exposition_from_env
+from metrics.client.pricing import PriceTable, PriceTableError, default_table
 from services.kernel.channels import open_channel, wait_until_serving
+from services.kernel.config import ConfigError
+from services.kernel.exposition import start_settings
 from services.kernel.hosting import ServiceHost
-from services.kernel.logs import configure_logging
-from services.kernel.tracing import configure_tracing, shutdown_tracing
+from services.kernel.service import Lifecycle, Service
 from services.router.admin_servicer import RoutingAdminServicer
 from services.router.admission import Admission
 from services.router.config import RouterConfig
 from services.router.config_store import KeyVaultConfigStore
+from services.router.errors import error_trailers
 from services.router.health import CircuitPublisher, Probes
 from services.router.inference_servicer import InferenceServicer
+from services.router.instruments import GatewayInstruments
 from services.router.openai_servicer import OpenAICompatServicer
 from services.router.pipeline import Pipeline
+from services.router.providers import ProviderDirectory
 from services.router.routing import (
     HealthMonitor,
     Planner,
-    Registry,
+    RegistryError,
     RegistryHolder,
     RoutingState,
-    parse_registry,
 )
 from services.router.routing.catalog import RegistryCatalog
-from services.router.routing_config import ConfigRevision, LiveRegistry
+from services.router.routing.claims import check_claims
+from services.router.routing.loader import shipped_document
+from services.router.routing_config import ConfigRevision, LiveRegistry, RegistryParser
 from services.router.usage import RecordingSink
 
-__all__ = ["serve"]
-
-_log = logging.getLogger(__name__)
-_PROVIDER_REFRESH_S = 10.0
+__all__ = ["compose"]
 
 
-def _initial_revision(config: RouterConfig) -> tuple[Registry, ConfigRevision]:
-    """The shipped registry (or AGENTOPIA_MODELS_FILE) until the store has a newer one."""
-    if config.models_file:
-        source = config.models_file
-        text = Path(source).read_text(encoding="utf-8")
-    else:
-        source = "models.toml"
-        text = resources.files("services.router.routing").joinpath(source).read_text("utf-8")
-    registry = parse_registry(text, source=source)
-    revision = ConfigRevision(
-        version=registry.version, toml=text, update_time=dt.datetime.now(dt.UTC), updated_by=""
-    )
-    return registry, revision
-
-
-async def _follow_providers(
-    stub: pv_grpc.ProviderServiceAsyncStub, state: RoutingState, known: asyncio.Event
-) -> None:
-    """Keep `auto` away from providers the provider service has no key for: the list
-    is read at once (retrying each second until the provider service answers), then
-    refreshed, so a key added at runtime is picked up."""
-    while True:
-        try:
-            reply = await stub.ListProviders(pv_pb2.ListProvidersRequest(), timeout=5.0)
-        except grpc.aio.AioRpcError as error:
-            _log.info("provider list unavailable (%s); retrying", error.code().name)
-            await asyncio.sleep(1.0)
-            continue
-        for provider in reply.providers:
-            state.set_provider_ready(provider.name, provider.configured)
-        known.set()
-        await asyncio.sleep(_PROVIDER_REFRESH_S)
-
-
-async def serve(config: RouterConfig) -> None:
-    configure_logging("router", config.log_level)
-    tracer_provider = configure_tracing("agentopia-router")
-    exposition = start_exposition_from_env(9101)
-    provider_channel = open_channel(config.provider_target)
-    keyvault_channel = open_channel(config.keyvault_target)
-
-    instruments = GatewayInstruments()
-    initial, revision = _initial_revision(config)
-    registry = RegistryHolder(initial)
-    live = LiveRegistry(registry, revision)
-    state = RoutingState(
-        registry.current,
-        on_circuit_change=lambda *change: circuits.on_change(*change),  # noqa: PLW0108 (bound below)
-    )
-    circuits = CircuitPublisher(state, instruments)
-    registry.subscribe(state.sync)
-    # A target, not a traced channel: the recorder tunes its own reconnect backoff.
-    recorder = UsageRecorder(
-        config.metrics_target,
-        instruments=instruments.recorder,
-        health_source=circuits.health_report,
-    )
-    limiter = open_limiter(config.limits_redis_url, prefix=config.limits_prefix)
+async def compose(
+    config: RouterConfig, life: Lifecycle, *, metrics_registry: CollectorRegistry = REGISTRY
+) -> Service:
+    """The router, ready to serve. `metrics_registry` holds its Prometheus instruments
+    (one router per registry: in-process tests give each router its own)."""
+    prices = _price_table(config)  # configuration first: a bad file binds nothing
+    registry, revision = _initial_registry(config, RegistryParser(prices))
+    instruments = GatewayInstruments(metrics_registry)
+    _expose(config, metrics_registry, life)
+    provider_channel, keyvault_channel = _channels(config, life)
+    state, circuits = _routing_state(registry, instruments)
     provider = pv_grpc.ProviderServiceStub(provider_channel)
+    directory = ProviderDirectory(provider, state)
+    live = LiveRegistry(registry, revision, RegistryParser(prices, directory.declared))
+    recorder = _recorder(config, instruments, circuits, life)
+    limiter = open_limiter(config.limits_redis_url, prefix=config.limits_prefix)
+    life.on_close(limiter.aclose)
     pipeline = Pipeline(
         provider=provider,
         registry=registry,
         state=state,
         planner=Planner(state),
         usage=RecordingSink(recorder, instruments),
-        admission=Admission(limiter),
+        admission=Admission(limiter, prices),
+        prices=prices,
     )
-    probes = Probes(provider, state)
-    monitor = (
-        HealthMonitor(
-            state,
-            probes.check,
-            self_test=probes.self_test if config.self_test_interval_s > 0 else None,
-            interval_s=config.health_check_interval_s,
-            self_test_interval_s=config.self_test_interval_s or 1.0,
-        )
-        if config.health_check_interval_s > 0
-        else None
-    )
-    store = KeyVaultConfigStore(keyvault_channel, watcher=socket.gethostname())
-    catalog = RegistryCatalog(registry, created=int(time.time()))
+    life.on_close(pipeline.drain)  # closers run in reverse: settle before the recorder closes
+    monitor = _monitor(config, state, Probes(provider, state))
     keys = KeyCache()
-    openai = OpenAICompatServicer(
-        pipeline=pipeline, keys=keys, catalog=catalog, max_body_bytes=config.max_body_bytes
-    )
-    typed = InferenceServicer(pipeline=pipeline, keys=keys, catalog=catalog)
+    store = KeyVaultConfigStore(keyvault_channel, watcher=socket.gethostname())
     admin = RoutingAdminServicer(keys=keys, live=live, store=store, state=state, monitor=monitor)
+    host = _host(config, pipeline=pipeline, keys=keys, catalog=live.holder, admin=admin)
+    life.spawn(keys.follow(keyvault_channel, watcher=socket.gethostname()), "client key watch")
 
-    host = ServiceHost("router", max_message_bytes=config.max_body_bytes + 1024 * 1024)
+    recorder.start()
+
+    async def ready() -> None:
+        # Bound and answering health checks (NOT_SERVING) while the provider service
+        # is still starting; a registry claiming more than the adapters declare ends
+        # the process here with one configuration error (exit 2).
+        await directory.first()
+        _check_claims(registry, directory, config)
+        life.spawn(directory.follow(), "provider list refresh")
+        life.spawn(live.follow(store), "routing config watch")
+        if monitor is not None:
+            life.spawn(monitor.run(), "deployment health checks")
+        await keys.ready.wait()
+        await wait_until_serving(provider_channel)
+
+    return Service(host, config.listen, ready=ready, grace_seconds=config.drain_grace_s)
+
+
+def _host(
+    config: RouterConfig,
+    *,
+    pipeline: Pipeline,
+    keys: KeyCache,
+    catalog: RegistryHolder,
+    admin: RoutingAdminServicer,
+) -> ServiceHost:
+    models = RegistryCatalog(catalog, created=int(time.time()))
+    compat = OpenAICompatServicer(
+        pipeline=pipeline, keys=keys, catalog=models, max_body_bytes=config.max_body_bytes
+    )
+    typed = InferenceServicer(pipeline=pipeline, keys=keys, catalog=models)
+    host = ServiceHost(
+        "router",
+        max_message_bytes=config.max_body_bytes + 1024 * 1024,
+        error_metadata=error_trailers,
+    )
     host.add(
         "agentopia.v1.OpenAICompatService",
-        lambda server: oc_grpc.add_OpenAICompatServiceServicer_to_server(openai, server),
+        lambda server: oc_grpc.add_OpenAICompatServiceServicer_to_server(compat, server),
     )
     host.add(
         "agentopia.v1.InferenceService",
@@ -154,33 +141,108 @@ async def serve(config: RouterConfig) -> None:
         "agentopia.v1.RoutingAdminService",
         lambda server: ra_grpc.add_RoutingAdminServiceServicer_to_server(admin, server),
     )
-    providers_known = asyncio.Event()
-    background = [
-        asyncio.create_task(keys.follow(keyvault_channel, watcher=socket.gethostname())),
-        asyncio.create_task(_follow_providers(provider, state, providers_known)),
-        asyncio.create_task(live.follow(store)),
-    ]
-    if monitor is not None:
-        background.append(asyncio.create_task(monitor.run()))
-    recorder.start()
+    return host
 
-    async def ready() -> None:
-        await keys.ready.wait()
-        await wait_until_serving(provider_channel)
-        await providers_known.wait()
 
-    async def cleanup() -> None:
-        for task in background:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await pipeline.drain()
-        await recorder.aclose()
-        await limiter.aclose()
-        for channel in (provider_channel, keyvault_channel):
-            await channel.close(None)
-        if exposition is not None:
-            exposition.close()
-        shutdown_tracing(tracer_provider)
+def _expose(config: RouterConfig, registry: CollectorRegistry, life: Lifecycle) -> None:
+    exposition = start_settings(config.exposition, registry=registry)
+    if exposition is not None:
+        life.on_close(exposition.close)
 
-    await host.run(config.listen, ready=ready, cleanup=cleanup, grace_seconds=config.drain_grace_s)
+
+def _channels(config: RouterConfig, life: Lifecycle) -> tuple[grpc.aio.Channel, grpc.aio.Channel]:
+    """To the provider service and the key vault (closed after the drain)."""
+    provider = open_channel(config.provider_target)
+    keyvault = open_channel(config.keyvault_target)
+    life.on_close(lambda: provider.close(None))
+    life.on_close(lambda: keyvault.close(None))
+    return provider, keyvault
+
+
+def _routing_state(
+    registry: RegistryHolder, instruments: GatewayInstruments
+) -> tuple[RoutingState, CircuitPublisher]:
+    """Breakers, balancers and budget, following registry swaps; circuit changes
+    published to Prometheus and the live stream."""
+    state = RoutingState(
+        registry.current,
+        on_circuit_change=lambda *change: circuits.on_change(*change),  # noqa: PLW0108 (bound below)
+    )
+    circuits = CircuitPublisher(state, instruments)
+    registry.subscribe(state.sync)
+    return state, circuits
+
+
+def _recorder(
+    config: RouterConfig,
+    instruments: GatewayInstruments,
+    circuits: CircuitPublisher,
+    life: Lifecycle,
+) -> UsageRecorder:
+    # A target, not a traced channel: the recorder tunes its own reconnect backoff.
+    recorder = UsageRecorder(
+        config.metrics_target,
+        instruments=instruments.recorder,
+        health_source=circuits.health_report,
+    )
+    life.on_close(recorder.aclose)
+    return recorder
+
+
+def _price_table(config: RouterConfig) -> PriceTable:
+    if not config.prices_file:
+        return default_table()
+    try:
+        return PriceTable.load(Path(config.prices_file))
+    except (OSError, PriceTableError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"AGENTOPIA_PRICES_FILE={config.prices_file}: {error}") from None
+
+
+def _initial_registry(
+    config: RouterConfig, parser: RegistryParser
+) -> tuple[RegistryHolder, ConfigRevision]:
+    """The shipped registry (plus the demo models when AGENTOPIA_DEMO is on), or
+    AGENTOPIA_MODELS_FILE, until the store has a newer revision."""
+    if config.models_file:
+        source = config.models_file
+        where = f"AGENTOPIA_MODELS_FILE={source}"
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except OSError as error:
+            raise ConfigError(f"{where}: {error.strerror}") from None
+    else:
+        source = "models.toml + demo_models.toml" if config.demo else "models.toml"
+        where = f"the shipped registry ({source})"
+        text = shipped_document(demo=config.demo)
+    try:
+        registry = parser.parse(text, source=source)
+    except RegistryError as error:
+        raise ConfigError(f"{where} is invalid: {error}") from None
+    revision = ConfigRevision(
+        version=registry.version, toml=text, update_time=dt.datetime.now(dt.UTC), updated_by=""
+    )
+    return RegistryHolder(registry), revision
+
+
+def _check_claims(
+    registry: RegistryHolder, directory: ProviderDirectory, config: RouterConfig
+) -> None:
+    try:
+        check_claims(registry.current, directory.declared())
+    except RegistryError as error:
+        where = "AGENTOPIA_MODELS_FILE" if config.models_file else "the shipped registry"
+        raise ConfigError(
+            f"{where} claims more than the provider adapters support: {error}"
+        ) from None
+
+
+def _monitor(config: RouterConfig, state: RoutingState, probes: Probes) -> HealthMonitor | None:
+    if config.health_check_interval_s <= 0:
+        return None
+    return HealthMonitor(
+        state,
+        probes.check,
+        self_test=probes.self_test if config.self_test_interval_s > 0 else None,
+        interval_s=config.health_check_interval_s,
+        self_test_interval_s=config.self_test_interval_s or 1.0,
+    )

@@ -1,5 +1,5 @@
 """Conversion between the typed gRPC messages (chat.proto, completion.proto) and
-the OpenAI JSON shape the pipeline speaks. Only typed callers pay for it.
+the OpenAI-shaped JSON the pipeline speaks. Only typed callers pay for it.
 
 Hand-written rather than json_format: the JSON shapes are polymorphic (content
 is a string or a list of parts; tool_choice a string or an object) and int64
@@ -160,7 +160,7 @@ def completion_request_to_json(request: completion_pb2.CompletionRequest) -> Jso
     return out
 
 
-# ---- responses: OpenAI JSON → typed ----
+# ---- responses: OpenAI-shaped JSON → typed ----
 
 
 def _usage_from_json(usage: Json, into: chat_pb2.Usage) -> None:

@@ -10,16 +10,23 @@ from typing import TYPE_CHECKING, Protocol
 from agentopia.v1 import chat_pb2, metrics_service_pb2
 from agentopia.v1 import provider_service_pb2 as pv_pb2
 
-from metrics.client.pricing import Priced, price
+from metrics.client.pricing import Priced, PriceTable, price
 from services.kernel.errors import GatewayError
 
 if TYPE_CHECKING:
     from metrics.client import UsageRecorder
-    from metrics.exposition import GatewayInstruments
+    from services.router.instruments import GatewayInstruments
     from services.router.pipeline import InferenceRequest
-    from services.router.routing import Plan
+    from services.router.routing import Attempt, Plan
 
-__all__ = ["Outcome", "RecordingSink", "UsageSink", "build_event", "price_event"]
+__all__ = [
+    "Outcome",
+    "RecordingSink",
+    "UsageSink",
+    "build_event",
+    "price_event",
+    "served_attempt",
+]
 
 
 class UsageSink(Protocol):
@@ -49,14 +56,24 @@ class RecordingSink:
         self._recorder.record(event)
 
 
-def price_event(event: metrics_service_pb2.UsageEvent) -> int | None:
-    """Set the event's exact cost from the price table; its cost in micro-USD
-    (rounded up), or None when the model has no price (left unpriced, never $0)."""
-    priced = price(event.model, event, provider=event.provider)
+def price_event(
+    event: metrics_service_pb2.UsageEvent, prices: PriceTable, *, upstream_model: str
+) -> int | None:
+    """Set the event's exact cost from the price table — what its provider bills for
+    `upstream_model`, as admission estimated it; its cost in micro-USD (rounded up),
+    or None when the model has no price (left unpriced, never $0)."""
+    priced = price(upstream_model, event, provider=event.provider, table=prices)
     if not isinstance(priced, Priced):
         return None
     event.cost_usd = priced.cost_str
     return math.ceil(priced.cost_usd * 1_000_000)
+
+
+def served_attempt(plan: Plan | None) -> Attempt | None:
+    """The attempt that served (or, failing that, the last one tried)."""
+    if plan is None:
+        return None
+    return plan.served or (plan.attempts[-1] if plan.attempts else None)
 
 
 def build_event(
@@ -64,7 +81,7 @@ def build_event(
 ) -> metrics_service_pb2.UsageEvent:
     """`plan` is None when the request was refused before any attempt (limits)."""
     latency_ms = (time.perf_counter() - request.started) * 1000.0
-    served = None if plan is None else plan.served or (plan.attempts[-1] if plan.attempts else None)
+    served = served_attempt(plan)
     error = outcome.error
     event = metrics_service_pb2.UsageEvent(
         request_id=request.request_id,

@@ -61,6 +61,9 @@ def test_compose_runs_every_component_from_the_dockerfile() -> None:
         probe = service["healthcheck"]["test"]
         assert probe[1:4] == ["python", "-m", "gateway.probe"], name
     assert services["edge"]["ports"] == ["127.0.0.1:8080:8080"]
+    # Off unless the caller's shell asks for it (AGENTOPIA_DEMO=true docker compose up).
+    demo = {service["environment"].get("AGENTOPIA_DEMO") for service in services.values()}
+    assert demo == {"${AGENTOPIA_DEMO:-false}"}
     assert services["router"]["depends_on"]["keyvault"]["condition"] == "service_healthy"
 
 
@@ -73,7 +76,8 @@ def test_dockerfile_is_multi_stage_locked_and_non_root() -> None:
     assert users and users[-1].split(":")[0] not in ("root", "0")
     for source in re.findall(r"^COPY --from=build /app/(\S+)", text, re.MULTILINE):
         top = source.split("/")[0]
-        if top not in ("gen", "console"):  # produced by the build stage
+        if top != "gen":  # produced by the build stage
             assert (REPO_ROOT / top).is_dir(), source
+    assert "AGENTOPIA_DEMO=" not in text  # images ship with the development switch off
     ignore = (REPO_ROOT / "deploy" / "Dockerfile.dockerignore").read_text().split()
     assert {".git", ".venv", "gen", "var", "node_modules"} <= set(ignore)

@@ -190,6 +190,26 @@ def test_one_service_token_secret_for_the_key_vault_and_the_provider_only() -> N
     assert "mesh-token (value" in notes(mine)
 
 
+def demo_switches(values: dict[str, Any]) -> dict[str, str]:
+    deployments = by_kind(render(values), "Deployment")
+    return {
+        name: entry["value"]
+        for name, deployment in deployments.items()
+        if (entry := env_of(deployment).get("AGENTOPIA_DEMO")) is not None
+    }
+
+
+def test_the_demo_models_and_mock_provider_are_off_unless_asked_for() -> None:
+    assert demo_switches({}) == {}
+    assert demo_switches(CUSTOM) == {}
+
+
+def test_demo_enabled_turns_them_on_for_the_router_and_the_provider_only() -> None:
+    on = {"demo": {"enabled": True}}
+    assert demo_switches(on) == {"agentopia-router": "true", "agentopia-provider": "true"}
+    validate_all(render(on))
+
+
 def edge_config(documents: list[dict[str, Any]]) -> str:
     text: str = by_kind(documents, "ConfigMap")["agentopia-edge"]["data"]["envoy.yaml"]
     return text

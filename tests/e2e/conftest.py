@@ -14,7 +14,7 @@ import pytest_asyncio
 from tests.emulators.anthropic import AnthropicEmulator
 from tests.emulators.openai_compat import OpenAICompatEmulator
 from tests.provider.conformance.entry_anthropic import respond as anthropic_respond
-from tests.provider.conformance.entry_openai import fault_for
+from tests.provider.conformance.entry_openai_compat import fault_for
 from tests.support.edge import run_edge
 from tests.support.mesh import Mesh, run_mesh
 

@@ -19,15 +19,16 @@ import grpc
 import openai
 import pytest
 import pytest_asyncio
-from agentopia.v1 import keyvault_service_pb2 as kv_pb2
-from agentopia.v1 import keyvault_service_pb2_grpc as kv_grpc
+from agentopia.v1 import client_key_service_pb2 as kv_pb2
+from agentopia.v1 import client_key_service_pb2_grpc as kv_grpc
+from agentopia.v1 import keyvault_types_pb2 as kv_types
 from agentopia.v1 import metrics_service_pb2 as m_pb2
 from agentopia.v1 import metrics_service_pb2_grpc as m_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 from metrics.client.pricing import Priced, price
 from tests.emulators.openai_compat import OpenAICompatEmulator, Reply
-from tests.support.edge import free_port, run_edge
+from tests.support.edge import run_edge
 from tests.support.mesh import Mesh, run_mesh
 
 pytestmark = [pytest.mark.e2e]
@@ -45,8 +46,8 @@ class Observed:
 
     async def key(self, name: str, team: str) -> tuple[str, str]:
         async with grpc.aio.insecure_channel(self.mesh.target("keyvault")) as channel:
-            reply = await kv_grpc.KeyVaultServiceStub(channel).CreateClientKey(
-                kv_pb2.CreateClientKeyRequest(name=name, team=team, role=kv_pb2.KEY_ROLE_CLIENT),
+            reply = await kv_grpc.ClientKeyServiceStub(channel).CreateClientKey(
+                kv_pb2.CreateClientKeyRequest(name=name, team=team, role=kv_types.KEY_ROLE_CLIENT),
                 metadata=(("authorization", f"Bearer {self.mesh.admin_key}"),),
                 timeout=10,
             )
@@ -65,19 +66,18 @@ class Observed:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def observed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Observed]:
     workdir = tmp_path_factory.mktemp("observed")
-    ports = {name: free_port() for name in SERVICES}
     default = Reply(text="Cached and reasoned.", cached_tokens=4, reasoning_tokens=3)
     async with OpenAICompatEmulator("openai", api_keys=(OPENAI_KEY,), default=default) as oai:
         env = {"OPENAI_API_KEY": OPENAI_KEY, "OPENAI_BASE_URL": oai.base_url}
-        per_service = {name: {"AGENTOPIA_PROMETHEUS_PORT": str(p)} for name, p in ports.items()}
         async with (
-            run_mesh(workdir, env, service_env=per_service) as mesh,
+            run_mesh(workdir, env, prometheus=SERVICES) as mesh,
             run_edge(
                 router_port=mesh.services["router"].port,
                 keyvault_port=mesh.services["keyvault"].port,
                 metrics_port=mesh.services["metrics"].port,
             ) as edge,
         ):
+            ports = {name: mesh.services[name].prometheus_port for name in SERVICES}
             yield Observed(mesh=mesh, url=edge.url, prometheus=ports)
 
 

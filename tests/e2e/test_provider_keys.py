@@ -12,10 +12,10 @@ from pathlib import Path
 import grpc
 import openai
 import pytest
-from agentopia.v1 import keyvault_service_pb2 as kv_pb2
-from agentopia.v1 import keyvault_service_pb2_grpc as kv_grpc
 from agentopia.v1 import metrics_service_pb2 as m_pb2
 from agentopia.v1 import metrics_service_pb2_grpc as m_grpc
+from agentopia.v1 import provider_key_service_pb2 as kv_pb2
+from agentopia.v1 import provider_key_service_pb2_grpc as kv_grpc
 from agentopia.v1 import provider_service_pb2 as pv_pb2
 from agentopia.v1 import provider_service_pb2_grpc as pv_grpc
 
@@ -39,7 +39,7 @@ async def _until_openai_is_configured(mesh: Mesh) -> None:
 
 
 async def _requests_counted(
-    stub: kv_grpc.KeyVaultServiceAsyncStub, key_id: str, admin: str
+    stub: kv_grpc.ProviderKeyServiceAsyncStub, key_id: str, admin: str
 ) -> None:
     request = kv_pb2.GetProviderKeyUsageRequest(key_id=key_id)
     while True:
@@ -74,7 +74,7 @@ async def test_a_vault_key_reaches_the_upstream(tmp_path: Path) -> None:
         async with run_mesh(tmp_path / "mesh", env) as mesh:
             admin = (("authorization", f"Bearer {mesh.admin_key}"),)
             async with grpc.aio.insecure_channel(mesh.target("keyvault")) as channel:
-                vault = kv_grpc.KeyVaultServiceStub(channel)
+                vault = kv_grpc.ProviderKeyServiceStub(channel)
                 created = await vault.CreateProviderKey(
                     kv_pb2.CreateProviderKeyRequest(provider="openai", label="e2e", secret=secret),
                     metadata=admin,

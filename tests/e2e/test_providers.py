@@ -1,8 +1,11 @@
-"""Issue 3's promises through the real edge: the official OpenAI SDK reaches each
-emulated provider (OpenAI, Groq, Anthropic wire formats) with nothing lost —
-chat, streaming, tools with streamed arguments, images, JSON mode, legacy
-completions, usage — and every upstream error status becomes the right SDK
-exception with an OpenAI-shaped body."""
+"""Issue 3's promises through the real edge: the official OpenAI SDK reaches every
+registered production provider's emulator with nothing lost — chat, streaming, tools
+with streamed arguments, images, JSON mode, legacy completions (where the adapter
+declares them), usage — and every upstream error status, generic or the provider's
+own, becomes the right SDK exception with an OpenAI-shaped body.
+
+The providers, their models and capabilities come from the registry
+(tests/provider/registered.py), not from a list kept here."""
 
 from __future__ import annotations
 
@@ -15,18 +18,54 @@ import aiohttp
 import openai
 import pytest
 
-from services.provider.errors import UPSTREAM_RULES
+from services.provider.adapters.base import Capability
+from services.provider.registry import PROVIDERS as PRODUCTION
+from services.provider.vocabulary import UPSTREAM_RULES, rule_for
+from services.router.routing.loader import load_default
 from tests.e2e.conftest import Edge
 from tests.provider.conformance.harness import Fault, fault_marker
+from tests.provider.registered import under_test
 
 pytestmark = pytest.mark.e2e
 
+UNDER_TEST = {provider.name: provider for provider in under_test(PRODUCTION)}
 MODELS = {
-    "openai": "openai/gpt-4o-mini",
-    "groq": "groq/llama-3.3-70b-versatile",
-    "anthropic": "anthropic/claude-sonnet-4-5-20250929",
+    name: f"{name}/{provider.manifest.e2e_model}"
+    for name, provider in UNDER_TEST.items()
+    if provider.manifest is not None and provider.manifest.e2e_model
 }
 PROVIDERS = list(MODELS)
+
+
+# A provider on the OpenAI wire format: what it is sent is the client's body, nearly as is.
+PASSTHROUGH = next(name for name in PROVIDERS if UNDER_TEST[name].compat is not None)
+
+
+def _declaring(capability: int) -> list[str]:
+    """Providers whose adapter and whose end-to-end model (in the shipped routing
+    registry) both claim `capability`: otherwise the router sends the request elsewhere."""
+    models = load_default(demo=True).models
+    chosen = []
+    for name in PROVIDERS:
+        manifest = UNDER_TEST[name].manifest
+        model = models.get(manifest.e2e_model) if manifest is not None else None
+        claimed = model.capabilities if model is not None else None
+        if capability in UNDER_TEST[name].capabilities and (
+            claimed is None or capability in claimed
+        ):
+            chosen.append(name)
+    return chosen
+
+
+def _statuses() -> list[tuple[str, int]]:
+    """Each provider with the generic statuses and the ones its vocabulary adds."""
+    return [
+        (name, status)
+        for name in PROVIDERS
+        for status in sorted({*UPSTREAM_RULES, *UNDER_TEST[name].spec.vocabulary.statuses})
+    ]
+
+
 WEATHER = {
     "type": "function",
     "function": {
@@ -57,6 +96,16 @@ PNG = base64.b64encode(
 
 def _user(text: str) -> list[dict[str, Any]]:
     return [{"role": "user", "content": text}]
+
+
+def _upstream(edge: Edge, provider: str) -> Any:
+    return getattr(edge.upstreams, provider)
+
+
+def test_every_production_provider_has_an_upstream(edge: Edge) -> None:
+    assert set(MODELS) == set(UNDER_TEST)
+    missing = [name for name in PROVIDERS if not hasattr(edge.upstreams, name)]
+    assert not missing, f"no emulated upstream in the edge for {missing}"
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -152,7 +201,7 @@ async def test_tool_result_round_trip(aclient: openai.AsyncOpenAI, provider: str
     assert followup.choices[0].finish_reason == "stop"
 
 
-@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("provider", _declaring(Capability.CAPABILITY_VISION))
 async def test_image_input(edge: Edge, aclient: openai.AsyncOpenAI, provider: str) -> None:
     content = [
         {"type": "text", "text": "What is in this image?"},
@@ -163,13 +212,12 @@ async def test_image_input(edge: Edge, aclient: openai.AsyncOpenAI, provider: st
         messages=[{"role": "user", "content": content}],  # type: ignore[list-item,misc]
     )
     assert reply.choices[0].message.content
-    if provider == "anthropic":
-        sent = edge.upstreams.anthropic.requests[-1].body["messages"][-1]["content"]
+    sent = _upstream(edge, provider).requests[-1].body["messages"][-1]["content"]
+    if UNDER_TEST[provider].compat is not None:  # the OpenAI wire format: passed through
+        assert sent == content
+    else:
         image = next(block for block in sent if block["type"] == "image")
         assert image["source"] == {"type": "base64", "media_type": "image/png", "data": PNG}
-    else:
-        sent = edge.upstreams.openai.requests[-1].body["messages"][-1]["content"]
-        assert sent == content
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -182,7 +230,7 @@ async def test_json_mode(aclient: openai.AsyncOpenAI, provider: str) -> None:
     assert isinstance(json.loads(reply.choices[0].message.content or ""), dict)
 
 
-@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("provider", _declaring(Capability.CAPABILITY_COMPLETIONS))
 async def test_legacy_completions(aclient: openai.AsyncOpenAI, provider: str) -> None:
     model = MODELS[provider]
     whole = await aclient.completions.create(model=model, prompt="Say hello", max_tokens=20)
@@ -200,24 +248,23 @@ async def test_any_model_id_of_a_configured_provider_works(
     edge: Edge, aclient: openai.AsyncOpenAI
 ) -> None:
     reply = await aclient.chat.completions.create(
-        model="openai/some-model-the-registry-never-heard-of",
+        model=f"{PASSTHROUGH}/some-model-the-registry-never-heard-of",
         messages=_user("hi"),  # type: ignore[arg-type]
     )
-    assert reply.model == "openai/some-model-the-registry-never-heard-of"
-    assert (
-        edge.upstreams.openai.requests[-1].body["model"] == "some-model-the-registry-never-heard-of"
-    )
+    assert reply.model == f"{PASSTHROUGH}/some-model-the-registry-never-heard-of"
+    sent = _upstream(edge, PASSTHROUGH).requests[-1].body
+    assert sent["model"] == "some-model-the-registry-never-heard-of"
 
 
 async def test_gateway_fields_never_reach_the_upstream(
     edge: Edge, aclient: openai.AsyncOpenAI
 ) -> None:
     await aclient.chat.completions.create(
-        model=MODELS["openai"],
+        model=MODELS[PASSTHROUGH],
         messages=_user("hi"),  # type: ignore[arg-type]
         extra_body={"mock": {"latency_ms": 1}, "agentopia": {"requirements": {}}, "vendor_x": 1},
     )
-    sent = edge.upstreams.openai.requests[-1].body
+    sent = _upstream(edge, PASSTHROUGH).requests[-1].body
     assert "mock" not in sent and "agentopia" not in sent
     assert sent["vendor_x"] == 1  # unknown fields still pass through
 
@@ -233,12 +280,11 @@ _SDK_CLASS = {
 }
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
-@pytest.mark.parametrize("status", sorted(UPSTREAM_RULES))
+@pytest.mark.parametrize(("provider", "status"), _statuses())
 async def test_upstream_error_becomes_the_right_sdk_exception(
     aclient: openai.AsyncOpenAI, provider: str, status: int
 ) -> None:
-    rule = UPSTREAM_RULES[status]
+    rule = rule_for(status, vocabulary=UNDER_TEST[provider].spec.vocabulary)
     # A model id of its own, so this test's failures open no circuit other tests use.
     model = f"{MODELS[provider]}-err{status}"
     with pytest.raises(openai.APIStatusError) as caught:
@@ -260,10 +306,10 @@ async def test_upstream_error_becomes_the_right_sdk_exception(
 async def test_client_disconnect_cancels_the_upstream_request(edge: Edge) -> None:
     """Edge → router → provider → upstream HTTP: closing the client connection
     mid-stream closes the upstream request (the emulator sees its handler cut short)."""
-    upstream = edge.upstreams.openai
+    upstream = _upstream(edge, PASSTHROUGH)
     before = upstream.cancelled
     body = {
-        "model": MODELS["openai"] + "-disconnect",
+        "model": MODELS[PASSTHROUGH] + "-disconnect",
         "stream": True,
         "messages": _user("stream then stall " + fault_marker(Fault("stall"))),
     }

@@ -37,7 +37,6 @@ capabilities = ["chat", "streaming"]
 context_window = 8192
 max_output_tokens = 1024
 auto = false
-price = { input = 1.0, output = 2.0, source = "test" }
 
 [aliases.e2e-old]
 chain = ["mock/e2e-a"]

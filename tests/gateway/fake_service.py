@@ -1,10 +1,12 @@
-"""`python -m tests.gateway.fake_service HOST:PORT [PIDFILE]`: a health-only gRPC
-server standing in for a mesh service; with PIDFILE it also starts a sleeping
-grandchild and writes its pid there (to prove nothing survives a stop)."""
+"""`python -m tests.gateway.fake_service HOST:PORT PORTFILE [PIDFILE]`: a health-only
+gRPC server standing in for a mesh service. It binds HOST:PORT (port 0: one the
+system picks) and writes the bound port to PORTFILE; with PIDFILE it also starts
+a sleeping grandchild and writes its pid there (to prove nothing survives a stop)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -20,13 +22,20 @@ def spawn_grandchild(pidfile: str) -> None:
         out.write(str(child.pid))
 
 
-async def serve(listen: str) -> None:
+def publish(port_file: str, port: int) -> None:
+    with open(f"{port_file}.tmp", "w") as out:
+        out.write(str(port))
+    os.replace(f"{port_file}.tmp", port_file)
+
+
+async def serve(listen: str, port_file: str) -> None:
     server = grpc.aio.server()
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    server.add_insecure_port(listen)
+    port = server.add_insecure_port(listen)
     await server.start()
     await health.set("", health_pb2.HealthCheckResponse.SERVING)
+    publish(port_file, port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -36,6 +45,6 @@ async def serve(listen: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 2:
-        spawn_grandchild(sys.argv[2])
-    asyncio.run(serve(sys.argv[1]))
+    if len(sys.argv) > 3:
+        spawn_grandchild(sys.argv[3])
+    asyncio.run(serve(sys.argv[1], sys.argv[2]))

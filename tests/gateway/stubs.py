@@ -10,8 +10,8 @@ from typing import Any
 
 import grpc
 from agentopia.v1 import (
-    keyvault_service_pb2,
-    keyvault_service_pb2_grpc,
+    client_key_service_pb2,
+    client_key_service_pb2_grpc,
     openai_compat_service_pb2,
     openai_compat_service_pb2_grpc,
 )
@@ -180,16 +180,16 @@ class RouterStub(openai_compat_service_pb2_grpc.OpenAICompatServiceServicer):
 
 
 @dataclass
-class KeyVaultStub(keyvault_service_pb2_grpc.KeyVaultServiceServicer):
-    keys: dict[str, keyvault_service_pb2.ClientKey] = field(default_factory=dict)
+class KeyVaultStub(client_key_service_pb2_grpc.ClientKeyServiceServicer):
+    keys: dict[str, client_key_service_pb2.ClientKey] = field(default_factory=dict)
 
     async def CreateClientKey(
         self,
-        request: keyvault_service_pb2.CreateClientKeyRequest,
+        request: client_key_service_pb2.CreateClientKeyRequest,
         context: grpc.aio.ServicerContext[Any, Any],
-    ) -> keyvault_service_pb2.CreateClientKeyResponse:
+    ) -> client_key_service_pb2.CreateClientKeyResponse:
         key_id = f"key_{len(self.keys) + 1:04x}"
-        key = keyvault_service_pb2.ClientKey(
+        key = client_key_service_pb2.ClientKey(
             key_id=key_id,
             prefix="sk-agp-abc",
             name=request.name,
@@ -198,26 +198,26 @@ class KeyVaultStub(keyvault_service_pb2_grpc.KeyVaultServiceServicer):
             create_time=timestamp_pb2.Timestamp(seconds=1_700_000_000),
         )
         self.keys[key_id] = key
-        return keyvault_service_pb2.CreateClientKeyResponse(key=key, secret="sk-agp-secret")
+        return client_key_service_pb2.CreateClientKeyResponse(key=key, secret="sk-agp-secret")
 
     async def ListClientKeys(
         self,
-        request: keyvault_service_pb2.ListClientKeysRequest,
+        request: client_key_service_pb2.ListClientKeysRequest,
         context: grpc.aio.ServicerContext[Any, Any],
-    ) -> keyvault_service_pb2.ListClientKeysResponse:
-        return keyvault_service_pb2.ListClientKeysResponse(keys=list(self.keys.values()))
+    ) -> client_key_service_pb2.ListClientKeysResponse:
+        return client_key_service_pb2.ListClientKeysResponse(keys=list(self.keys.values()))
 
     async def GetClientKey(
         self,
-        request: keyvault_service_pb2.GetClientKeyRequest,
+        request: client_key_service_pb2.GetClientKeyRequest,
         context: grpc.aio.ServicerContext[Any, Any],
-    ) -> keyvault_service_pb2.GetClientKeyResponse:
+    ) -> client_key_service_pb2.GetClientKeyResponse:
         if request.key_id == "key_gateway_error":
             error = GatewayError(grpc.StatusCode.NOT_FOUND, "key_not_found", "No such key.")
             await error.abort(context)
         if request.key_id not in self.keys:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no key {request.key_id}")
-        return keyvault_service_pb2.GetClientKeyResponse(key=self.keys[request.key_id])
+        return client_key_service_pb2.GetClientKeyResponse(key=self.keys[request.key_id])
 
 
 async def start_server(*servicers: Any) -> tuple[grpc.aio.Server, int]:
@@ -231,7 +231,7 @@ async def start_server(*servicers: Any) -> tuple[grpc.aio.Server, int]:
                 servicer, server
             )
         elif isinstance(servicer, KeyVaultStub):
-            keyvault_service_pb2_grpc.add_KeyVaultServiceServicer_to_server(servicer, server)
+            client_key_service_pb2_grpc.add_ClientKeyServiceServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     await health.set("", health_pb2.HealthCheckResponse.SERVING)

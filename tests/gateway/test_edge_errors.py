@@ -217,7 +217,8 @@ async def test_oversize_chunked_body_is_an_openai_413(small_edge: tuple[Edge, Ro
 
 
 async def test_large_body_under_the_default_limit_arrives_intact(mesh: Mesh) -> None:
-    """EDGE_FACTS: stock limits 413 a 3 MB body and reset a 12 MB one."""
+    """Envoy's stock buffer limits would 413 a 3 MB body and reset a 12 MB one; ours
+    (the body limit plus headroom) let a 12 MB body through whole."""
     content = "y" * 12_000_000
     raw = json.dumps({"model": "m", "messages": [{"role": "user", "content": content}]}).encode()
     async with aiohttp.ClientSession(mesh.edge.url) as http:

@@ -9,9 +9,12 @@ import aiohttp
 import grpc
 import pytest
 from agentopia.v1 import (
-    keyvault_service_pb2,
-    keyvault_service_pb2_grpc,
+    client_key_service_pb2,
+    client_key_service_pb2_grpc,
+    keyvault_types_pb2,
     openai_compat_service_pb2_grpc,
+    routing_config_service_pb2,
+    routing_config_service_pb2_grpc,
 )
 from google.api import httpbody_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -30,17 +33,19 @@ async def test_native_health_check_through_the_edge(mesh: Mesh) -> None:
 
 async def test_native_typed_calls_and_status_codes(mesh: Mesh) -> None:
     async with grpc.aio.insecure_channel(mesh.edge.grpc_target) as channel:
-        stub = keyvault_service_pb2_grpc.KeyVaultServiceStub(channel)
+        stub = client_key_service_pb2_grpc.ClientKeyServiceStub(channel)
         created = await stub.CreateClientKey(
-            keyvault_service_pb2.CreateClientKeyRequest(
-                name="grpc", role=keyvault_service_pb2.KEY_ROLE_CLIENT
+            client_key_service_pb2.CreateClientKeyRequest(
+                name="grpc", role=keyvault_types_pb2.KEY_ROLE_CLIENT
             )
         )
         fetched = await stub.GetClientKey(
-            keyvault_service_pb2.GetClientKeyRequest(key_id=created.key.key_id)
+            client_key_service_pb2.GetClientKeyRequest(key_id=created.key.key_id)
         )
         with pytest.raises(grpc.aio.AioRpcError) as missing:
-            await stub.GetClientKey(keyvault_service_pb2.GetClientKeyRequest(key_id="key_missing"))
+            await stub.GetClientKey(
+                client_key_service_pb2.GetClientKeyRequest(key_id="key_missing")
+            )
     assert fetched.key.name == "grpc"
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
     assert missing.value.details() == "no key key_missing"
@@ -95,7 +100,7 @@ async def test_typed_rest_transcoding_of_the_key_vault(mesh: Mesh) -> None:
     assert key["revoked"] is False and key["owner"] == ""  # always_print_primitive_fields
     assert key["create_time"] == "2023-11-14T22:13:20Z"
     assert key_id in {k["key_id"] for k in listed["keys"]}
-    assert mesh.keyvault.keys[key_id].role == keyvault_service_pb2.KEY_ROLE_VIEWER
+    assert mesh.keyvault.keys[key_id].role == keyvault_types_pb2.KEY_ROLE_VIEWER
 
 
 async def test_edge_health_route(mesh: Mesh) -> None:
@@ -123,21 +128,22 @@ async def test_console_files_are_served(tmp_path: pathlib.Path) -> None:
 
 async def test_internal_methods_are_not_reachable_through_the_edge(mesh: Mesh) -> None:
     async with grpc.aio.insecure_channel(mesh.edge.grpc_target) as channel:
-        stub = keyvault_service_pb2_grpc.KeyVaultServiceStub(channel)
-        watch = stub.WatchClientKeys(keyvault_service_pb2.WatchClientKeysRequest(watcher="x"))
+        stub = client_key_service_pb2_grpc.ClientKeyServiceStub(channel)
+        watch = stub.WatchClientKeys(client_key_service_pb2.WatchClientKeysRequest(watcher="x"))
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             async for _ in watch:
                 pass
         assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
-        routing = stub.WatchRoutingConfig(
-            keyvault_service_pb2.WatchRoutingConfigRequest(watcher="x")
+        routing_stub = routing_config_service_pb2_grpc.RoutingConfigServiceStub(channel)
+        routing = routing_stub.WatchRoutingConfig(
+            routing_config_service_pb2.WatchRoutingConfigRequest(watcher="x")
         )
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             async for _ in routing:
                 pass
         assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
         with pytest.raises(grpc.aio.AioRpcError) as refused:
-            await stub.PutRoutingConfig(
-                keyvault_service_pb2.PutRoutingConfigRequest(toml="x", expected_version=1)
+            await routing_stub.PutRoutingConfig(
+                routing_config_service_pb2.PutRoutingConfigRequest(toml="x", expected_version=1)
             )
         assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED

@@ -1,4 +1,4 @@
-"""Issue 6: the edge's own spans reach an OTLP collector, and the trace continues
+"""The edge's own spans reach an OTLP collector, and the trace continues
 into the services (the caller's trace id, Envoy's span as the new parent)."""
 
 from __future__ import annotations

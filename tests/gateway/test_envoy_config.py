@@ -112,6 +112,22 @@ def test_address_forms() -> None:
     )
 
 
+def test_the_console_is_served_only_when_it_is_built(tmp_path: pathlib.Path) -> None:
+    assert EdgeSettings().console_dir is None
+    assert EdgeSettings.from_env({"AGENTOPIA_CONSOLE_DIR": "off"}).console_dir is None
+    with pytest.raises(ConfigError, match=r"AGENTOPIA_CONSOLE_DIR.*no index\.html"):
+        EdgeSettings.from_env({"AGENTOPIA_CONSOLE_DIR": str(tmp_path)})
+    (tmp_path / "index.html").write_text("<!doctype html>")
+    assert EdgeSettings.from_env({"AGENTOPIA_CONSOLE_DIR": str(tmp_path)}).console_dir == tmp_path
+
+
+def test_stats_need_a_fixed_admin_port() -> None:
+    env = {"AGENTOPIA_EDGE_STATS_LISTEN": "127.0.0.1:9105"}
+    with pytest.raises(ConfigError, match="AGENTOPIA_EDGE_ADMIN_LISTEN"):
+        EdgeSettings.from_env({**env, "AGENTOPIA_EDGE_ADMIN_LISTEN": "127.0.0.1:0"})
+    assert EdgeSettings.from_env(env).stats_listen == HostPort("127.0.0.1", 9105)
+
+
 def _http_paths(service: descriptor_pb2.ServiceDescriptorProto) -> list[str]:
     paths = []
     for method in service.method:

@@ -18,14 +18,15 @@ from gateway.envoy_config import render_bootstrap, to_yaml
 from gateway.launcher import envoy_binary
 from gateway.settings import EdgeSettings
 from tests.gateway.stubs import RouterStub, start_server
-from tests.support.edge import free_port
+from tests.support.ports import refused_port
 
 
 def gateway_env(**extra: str) -> dict[str, str]:
+    """The edge on ports it picks (AGENTOPIA_EDGE_PORT_FILE, when given, says which)."""
     env = dict(os.environ)
     env.update(
-        AGENTOPIA_EDGE_LISTEN=f"127.0.0.1:{free_port()}",
-        AGENTOPIA_EDGE_ADMIN_LISTEN=f"127.0.0.1:{free_port()}",
+        AGENTOPIA_EDGE_LISTEN="127.0.0.1:0",
+        AGENTOPIA_EDGE_ADMIN_LISTEN="127.0.0.1:0",
         AGENTOPIA_EDGE_CONCURRENCY="1",
         AGENTOPIA_CONSOLE_DIR="off",
     )
@@ -97,20 +98,28 @@ async def _status(http: aiohttp.ClientSession, url: str) -> int:
         return 0
 
 
+async def _published_port(process: asyncio.subprocess.Process, port_file: pathlib.Path) -> int:
+    while not port_file.exists():  # written once Envoy is ready; bounded by the test timeout
+        assert process.returncode is None, "the edge exited during start"
+        await asyncio.sleep(0.05)
+    return int(port_file.read_text())
+
+
 async def test_sigterm_drains_in_flight_streams_then_stops(
-    router_port: tuple[int, RouterStub],
+    router_port: tuple[int, RouterStub], tmp_path: pathlib.Path
 ) -> None:
     port, router = router_port
+    port_file = tmp_path / "edge.port"
     env = gateway_env(
-        AGENTOPIA_ROUTER_TARGET=f"127.0.0.1:{port}", AGENTOPIA_EDGE_DRAIN_SECONDS="60"
+        AGENTOPIA_ROUTER_TARGET=f"127.0.0.1:{port}",
+        AGENTOPIA_EDGE_DRAIN_SECONDS="60",
+        AGENTOPIA_EDGE_PORT_FILE=str(port_file),
     )
-    edge = f"http://{env['AGENTOPIA_EDGE_LISTEN']}"
     process = await asyncio.create_subprocess_exec(sys.executable, "-m", "gateway", env=env)
     try:
+        edge = f"http://127.0.0.1:{await _published_port(process, port_file)}"
         async with aiohttp.ClientSession() as http:
-            while await _status(http, f"{edge}/healthz") != 200:
-                assert process.returncode is None, "the edge exited during start"
-                await asyncio.sleep(0.05)
+            assert await _status(http, f"{edge}/healthz") == 200
             stream = await http.post(
                 f"{edge}/v1/chat/completions", json={"model": "endless", "stream": True}
             )
@@ -163,4 +172,5 @@ async def test_probe_command(router_port: tuple[int, RouterStub]) -> None:
 
     port, _ = router_port
     assert await probe(f"127.0.0.1:{port}") == 0
-    assert await probe(f"127.0.0.1:{free_port()}") == 1
+    with refused_port() as nobody:
+        assert await probe(f"127.0.0.1:{nobody}") == 1

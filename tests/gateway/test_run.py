@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import pathlib
 import re
@@ -10,12 +11,15 @@ import signal
 import stat
 import sys
 import threading
+from collections.abc import AsyncIterator
 
 import pytest
 
 from gateway.settings import REPO_ROOT
-from tests.support.edge import free_port
-from tools.localrun.run import SERVICE_TOKEN_VAR, grpc_probe, mesh_env, mesh_programs
+from tests.gateway.fake_mesh import port_file_probe
+from tests.gateway.stubs import RouterStub, start_server
+from tools.localrun.banner import banner
+from tools.localrun.run import SERVICE_TOKEN_VAR, mesh_env, mesh_programs
 from tools.localrun.supervisor import Program, StartFailure, Supervisor
 
 PYTHON = sys.executable
@@ -30,12 +34,14 @@ def alive(pid: int) -> bool:
 
 
 def fake(
-    name: str, listen: str, pidfile: pathlib.Path | None = None, priority: int = 10
+    name: str, folder: pathlib.Path, pidfile: pathlib.Path | None = None, priority: int = 10
 ) -> Program:
-    command = [PYTHON, "-m", "tests.gateway.fake_service", listen]
+    """A health-only service on a port it picks, ready once it answers there."""
+    port_file = folder / f"{name}.port"
+    command = [PYTHON, "-m", "tests.gateway.fake_service", "127.0.0.1:0", str(port_file)]
     if pidfile is not None:
         command.append(str(pidfile))
-    return Program(name, command, ready=grpc_probe(listen), priority=priority)
+    return Program(name, command, ready=port_file_probe(port_file), priority=priority)
 
 
 def supervisor(tmp_path: pathlib.Path, programs: list[Program]) -> Supervisor:
@@ -46,8 +52,8 @@ def supervisor(tmp_path: pathlib.Path, programs: list[Program]) -> Supervisor:
 def test_programs_start_become_ready_and_stop_without_leftovers(tmp_path: pathlib.Path) -> None:
     grandchild = tmp_path / "grandchild.pid"
     programs = [
-        fake("alpha", f"127.0.0.1:{free_port()}"),
-        fake("beta", f"127.0.0.1:{free_port()}", grandchild, priority=20),
+        fake("alpha", tmp_path),
+        fake("beta", tmp_path, grandchild, priority=20),
     ]
     sup = supervisor(tmp_path, programs)
     with sup.running():
@@ -67,7 +73,7 @@ def test_a_failing_program_is_reported_with_its_log_tail(tmp_path: pathlib.Path)
         "broken",
         [PYTHON, "-c", "print('cannot bind 127.0.0.1:1: permission denied'); raise SystemExit(3)"],
     )
-    sup = supervisor(tmp_path, [fake("alpha", f"127.0.0.1:{free_port()}"), broken])
+    sup = supervisor(tmp_path, [fake("alpha", tmp_path), broken])
     with sup.running(), pytest.raises(StartFailure) as failure:
         sup.wait_ready(limit_s=60, stop=threading.Event())
     assert failure.value.program == "broken"
@@ -113,6 +119,7 @@ def test_mesh_env_defaults_and_admin_key(tmp_path: pathlib.Path) -> None:
     assert env["AGENTOPIA_PROVIDER_TARGET"] == "127.0.0.1:50052"
     assert env["AGENTOPIA_KEYVAULT_TARGET"] == "127.0.0.1:50053"
     assert env["AGENTOPIA_METRICS_TARGET"] == "127.0.0.1:50054"
+    assert env["AGENTOPIA_DEMO"] == "true"  # make run is development: the demo models are on
     again, note = mesh_env({"AGENTOPIA_DATA_DIR": str(tmp_path)})
     assert again["AGENTOPIA_ADMIN_KEY"] == key and note.startswith("kept")
     chosen, note = mesh_env(
@@ -146,16 +153,20 @@ def test_mesh_programs(tmp_path: pathlib.Path) -> None:
     assert all(p.ready is not None for p in programs.values())
 
 
+@contextlib.asynccontextmanager
 async def start_run(
     tmp_path: pathlib.Path, **extra: str
-) -> tuple[asyncio.subprocess.Process, dict[str, str]]:
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, pathlib.Path]]:
+    """`run()` with the edge on ports it picks, in front of a router served here."""
+    server, router_port = await start_server(RouterStub())
+    data = tmp_path / "var"
     env = dict(
         os.environ,
         PYTHONPATH=str(REPO_ROOT),
-        AGENTOPIA_DATA_DIR=str(tmp_path / "var"),
-        AGENTOPIA_ROUTER_LISTEN=f"127.0.0.1:{free_port()}",
-        AGENTOPIA_EDGE_LISTEN=f"127.0.0.1:{free_port()}",
-        AGENTOPIA_EDGE_ADMIN_LISTEN=f"127.0.0.1:{free_port()}",
+        AGENTOPIA_DATA_DIR=str(data),
+        AGENTOPIA_ROUTER_TARGET=f"127.0.0.1:{router_port}",
+        AGENTOPIA_EDGE_LISTEN="127.0.0.1:0",
+        AGENTOPIA_EDGE_ADMIN_LISTEN="127.0.0.1:0",
         AGENTOPIA_EDGE_CONCURRENCY="1",
         AGENTOPIA_CONSOLE_DIR="off",
         **extra,
@@ -168,34 +179,58 @@ async def start_run(
         cwd=REPO_ROOT,
         stdout=asyncio.subprocess.PIPE,
     )
-    return process, env
+    try:
+        yield process, data
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await server.stop(0)
 
 
 async def test_run_prints_the_banner_and_stops_cleanly_on_ctrl_c(tmp_path: pathlib.Path) -> None:
-    process, env = await start_run(tmp_path)
-    assert process.stdout is not None
-    lines: list[str] = []
-    while not lines or "Native gRPC" not in lines[-1]:
-        line = (await process.stdout.readline()).decode()
-        assert line, "".join(lines)
-        lines.append(line)
-    text = "".join(lines)
-    edge = env["AGENTOPIA_EDGE_LISTEN"]
-    assert f"OpenAI base URL  http://{edge}/v1" in text
-    assert re.search(r"Admin key        sk-agp-[A-Za-z0-9_-]{43}", text)
-    assert "curl -sN" in text and "from openai import OpenAI" in text
-    process.send_signal(signal.SIGINT)
-    rest = (await process.stdout.read()).decode()
-    assert await process.wait() == 0
+    async with start_run(tmp_path) as (process, data):
+        assert process.stdout is not None
+        lines: list[str] = []
+        while not lines or "Native gRPC" not in lines[-1]:
+            line = (await process.stdout.readline()).decode()
+            assert line, "".join(lines)
+            lines.append(line)
+        text = "".join(lines)
+        edge = f"127.0.0.1:{(data / 'edge.port').read_text()}"  # where the edge reported it is
+        assert f"OpenAI base URL  http://{edge}/v1" in text
+        assert re.search(r"Admin key        sk-agp-[A-Za-z0-9_-]{43}", text)
+        assert "curl -sN" in text and "from openai import OpenAI" in text
+        assert "Console" not in text  # no built console, none announced
+        process.send_signal(signal.SIGINT)
+        rest = (await process.stdout.read()).decode()
+        assert await process.wait() == 0
     assert "Stopped." in rest
-    log_dir = tmp_path / "var" / "log"
-    assert (log_dir / "edge.log").exists() and (log_dir / "router.log").exists()
+    log_dir = data / "log"
+    assert (log_dir / "edge.log").exists() and (log_dir / "helper.log").exists()
 
 
 async def test_run_reports_a_failed_service_and_exits_1(tmp_path: pathlib.Path) -> None:
-    process, _ = await start_run(tmp_path, BREAK="1")
-    out, _ = await process.communicate()
+    async with start_run(tmp_path, BREAK="1") as (process, _):
+        out, _ = await process.communicate()
     text = out.decode()
     assert process.returncode == 1
     assert "Failed to start: broken" in text
     assert "no database" in text
+
+
+def test_the_banner_announces_the_console_only_when_it_is_built(tmp_path: pathlib.Path) -> None:
+    def text(console_dir: pathlib.Path | None) -> str:
+        return banner(
+            edge="127.0.0.1:8080",
+            key="sk-agp-k",
+            key_note="new",
+            model="mock/echo",
+            logs="var/log",
+            console_dir=console_dir,
+        )
+
+    assert "Console" not in text(None)
+    assert "Console" not in text(tmp_path)  # a folder without a build
+    (tmp_path / "index.html").write_text("<!doctype html>")
+    assert "Console          http://127.0.0.1:8080/" in text(tmp_path)

@@ -15,12 +15,15 @@ import grpc
 import psycopg
 import pytest
 import redis
-from agentopia.v1 import keyvault_service_pb2_grpc as kv_grpc
+from agentopia.v1 import audit_service_pb2_grpc as audit_grpc
+from agentopia.v1 import client_key_service_pb2_grpc as ck_grpc
+from agentopia.v1 import provider_key_service_pb2_grpc as pk_grpc
+from agentopia.v1 import routing_config_service_pb2_grpc as rc_grpc
 
 from keyvault.config import KeyVaultConfig
-from keyvault.server import RunningKeyVault, start
-from keyvault.validation import Validator
+from keyvault.provider_keys.validation import Validator
 from tests.keyvault.fake_secret_manager import FakeSecretManager
+from tests.keyvault.running import RunningKeyVault, start
 
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -109,13 +112,30 @@ def make_config(
 
 @dataclass
 class Vault:
+    """A running key vault and one stub per service it serves, over one channel."""
+
     running: RunningKeyVault
     channel: grpc.aio.Channel
-    stub: kv_grpc.KeyVaultServiceAsyncStub
 
     @property
     def config(self) -> KeyVaultConfig:
-        return self.running.app.config
+        return self.running.config
+
+    @property
+    def client_keys(self) -> ck_grpc.ClientKeyServiceAsyncStub:
+        return ck_grpc.ClientKeyServiceStub(self.channel)
+
+    @property
+    def provider_keys(self) -> pk_grpc.ProviderKeyServiceAsyncStub:
+        return pk_grpc.ProviderKeyServiceStub(self.channel)
+
+    @property
+    def routing(self) -> rc_grpc.RoutingConfigServiceAsyncStub:
+        return rc_grpc.RoutingConfigServiceStub(self.channel)
+
+    @property
+    def audit(self) -> audit_grpc.AuditServiceAsyncStub:
+        return audit_grpc.AuditServiceStub(self.channel)
 
 
 @pytest.fixture
@@ -123,12 +143,9 @@ async def start_vault() -> AsyncIterator[Callable[..., Any]]:
     """Start any number of key vaults; all are stopped at the end of the test."""
     started: list[Vault] = []
 
-    async def launch(
-        config: KeyVaultConfig, validator: Validator | None = None, interceptors: Any = ()
-    ) -> Vault:
-        running = await start(config, validator=validator, interceptors=interceptors)
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
-        vault = Vault(running, channel, kv_grpc.KeyVaultServiceStub(channel))
+    async def launch(config: KeyVaultConfig, validator: Validator | None = None) -> Vault:
+        running = await start(config, validator=validator)
+        vault = Vault(running, grpc.aio.insecure_channel(running.target))
         started.append(vault)
         return vault
 

@@ -1,21 +1,30 @@
-"""Admin authorisation: every RPC declares its access; each bad credential gets its own
-status and code; client keys never reach the admin API; the service token guards leases."""
+"""Admin authorisation: every RPC of the four services declares its access (and one that
+does not stops the start); each bad credential gets its own status and code; client keys
+never reach the admin API; the service token guards leases."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 import grpc
 import pytest
-from agentopia.v1 import keyvault_service_pb2 as kv_pb2
+from agentopia.v1 import client_key_service_pb2 as ck_pb2
+from agentopia.v1 import keyvault_types_pb2 as kv_types
+from agentopia.v1 import provider_key_service_pb2 as pk_pb2
 from google.protobuf import field_mask_pb2
+from google.protobuf.descriptor import ServiceDescriptor
 
-from keyvault.access import Access
+from keyvault.access import Access, Guard
+from keyvault.audit.servicer import AuditServicer
+from keyvault.client_keys.servicer import ClientKeyServicer
 from keyvault.config import KeyVaultConfig
-from keyvault.rpc import access_of
-from keyvault.servicer import KeyVaultServicer
+from keyvault.handlers import GuardedServicer, register
+from keyvault.provider_keys.servicer import ProviderKeyServicer
+from keyvault.routing_config.servicer import RoutingConfigServicer
+from keyvault.storage.feed import SnapshotFeed
+from services.kernel.hosting import ServiceHost
 from tests.keyvault.conftest import ADMIN_KEY, SERVICE_TOKEN, Vault, admin
 
 
@@ -25,14 +34,14 @@ def backend() -> str:
     return "sqlite"
 
 
-def test_every_rpc_declares_its_access() -> None:
-    service = kv_pb2.DESCRIPTOR.services_by_name["KeyVaultService"]
-    declared = {m.name: access_of(getattr(KeyVaultServicer, m.name)) for m in service.methods}
-    assert None not in declared.values(), declared
-    assert declared["WatchClientKeys"] is Access.INTERNAL
-    assert declared["WatchProviderKeys"] is declared["ReportKeyOutcomes"] is Access.SERVICE
-    assert declared["WatchRoutingConfig"] is Access.INTERNAL
-    assert declared["PutRoutingConfig"] is Access.FORWARDED_WRITE
+SERVICERS = (ClientKeyServicer, ProviderKeyServicer, RoutingConfigServicer, AuditServicer)
+
+
+@pytest.mark.parametrize("servicer", SERVICERS, ids=lambda s: s.SERVICE.name)
+def test_every_rpc_declares_its_access(servicer: type[GuardedServicer]) -> None:
+    service = servicer.SERVICE
+    declared = dict(servicer.ACCESS)
+    assert set(declared) == {m.name for m in service.methods}
     http_rules = {
         m.name
         for m in service.methods
@@ -42,18 +51,54 @@ def test_every_rpc_declares_its_access() -> None:
     assert admin_rpcs == http_rules  # every admin RPC has a REST mapping, internal ones none
 
 
+def test_internal_rpcs_take_mesh_credentials_only() -> None:
+    internal = {
+        name: access
+        for servicer in SERVICERS
+        for name, access in servicer.ACCESS.items()
+        if access not in (Access.READ, Access.WRITE)
+    }
+    assert internal == {
+        "WatchClientKeys": Access.INTERNAL,
+        "WatchProviderKeys": Access.SERVICE,
+        "ReportKeyOutcomes": Access.SERVICE,
+        "PutRoutingConfig": Access.FORWARDED_WRITE,
+        "WatchRoutingConfig": Access.INTERNAL,
+    }
+
+
+class _Undeclared:
+    """A servicer that forgot to declare the access of its one method."""
+
+    SERVICE: ClassVar[ServiceDescriptor] = AuditServicer.SERVICE
+    ACCESS: ClassVar[Mapping[str, Access]] = {}
+
+    async def ListAuditEvents(self, request: Any, context: Any, actor: Any) -> Any:
+        raise AssertionError("never served")
+
+
+async def test_a_method_without_declared_access_is_refused_at_start_up() -> None:
+    guard = Guard(SnapshotFeed("unused", version=_never, build=_never, poll_interval_s=1.0), "")
+    with pytest.raises(TypeError, match=r"no access declared for \['ListAuditEvents'\]"):
+        register(ServiceHost("keyvault"), guard, _Undeclared())
+
+
+async def _never() -> Any:
+    raise AssertionError("not called")
+
+
 async def _create(
-    vault: Vault, role: kv_pb2.KeyRole.ValueType, **fields: Any
-) -> kv_pb2.CreateClientKeyResponse:
-    response: kv_pb2.CreateClientKeyResponse = await vault.stub.CreateClientKey(
-        kv_pb2.CreateClientKeyRequest(role=role, **fields), metadata=admin()
+    vault: Vault, role: kv_types.KeyRole.ValueType, **fields: Any
+) -> ck_pb2.CreateClientKeyResponse:
+    response: ck_pb2.CreateClientKeyResponse = await vault.client_keys.CreateClientKey(
+        ck_pb2.CreateClientKeyRequest(role=role, **fields), metadata=admin()
     )
     return response
 
 
 async def _list_as(vault: Vault, metadata: Any) -> grpc.aio.AioRpcError | None:
     try:
-        await vault.stub.ListClientKeys(kv_pb2.ListClientKeysRequest(), metadata=metadata)
+        await vault.client_keys.ListClientKeys(ck_pb2.ListClientKeysRequest(), metadata=metadata)
     except grpc.aio.AioRpcError as error:
         return error
     return None
@@ -75,17 +120,17 @@ async def test_missing_malformed_unknown_revoked_and_expired_keys(vault: Vault) 
     )
     assert _code(await _list_as(vault, admin("sk-agp-nope"))) == (unauth, "invalid_api_key")
 
-    revoked = await _create(vault, kv_pb2.KEY_ROLE_ADMIN)
-    await vault.stub.RevokeClientKey(
-        kv_pb2.RevokeClientKeyRequest(key_id=revoked.key.key_id), metadata=admin()
+    revoked = await _create(vault, kv_types.KEY_ROLE_ADMIN)
+    await vault.client_keys.RevokeClientKey(
+        ck_pb2.RevokeClientKeyRequest(key_id=revoked.key.key_id), metadata=admin()
     )
     assert _code(await _list_as(vault, admin(revoked.secret))) == (unauth, "revoked_api_key")
 
-    expiring = await _create(vault, kv_pb2.KEY_ROLE_ADMIN)
-    past = kv_pb2.ClientKey(key_id=expiring.key.key_id)
+    expiring = await _create(vault, kv_types.KEY_ROLE_ADMIN)
+    past = ck_pb2.ClientKey(key_id=expiring.key.key_id)
     past.expire_time.FromDatetime(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
-    await vault.stub.UpdateClientKey(
-        kv_pb2.UpdateClientKeyRequest(
+    await vault.client_keys.UpdateClientKey(
+        ck_pb2.UpdateClientKeyRequest(
             key=past, update_mask=field_mask_pb2.FieldMask(paths=["expire_time"])
         ),
         metadata=admin(),
@@ -94,21 +139,21 @@ async def test_missing_malformed_unknown_revoked_and_expired_keys(vault: Vault) 
 
 
 async def test_client_keys_are_refused_and_viewers_only_read(vault: Vault) -> None:
-    client = await _create(vault, kv_pb2.KEY_ROLE_CLIENT)
-    viewer = await _create(vault, kv_pb2.KEY_ROLE_VIEWER)
+    client = await _create(vault, kv_types.KEY_ROLE_CLIENT)
+    viewer = await _create(vault, kv_types.KEY_ROLE_VIEWER)
     error = await _list_as(vault, admin(client.secret))
     assert _code(error) == (grpc.StatusCode.PERMISSION_DENIED, "admin_key_required")
     assert error is not None and "admin key" in (error.details() or "")
 
     assert await _list_as(vault, admin(viewer.secret)) is None
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await vault.stub.CreateClientKey(
-            kv_pb2.CreateClientKeyRequest(), metadata=admin(viewer.secret)
+        await vault.client_keys.CreateClientKey(
+            ck_pb2.CreateClientKeyRequest(), metadata=admin(viewer.secret)
         )
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await vault.stub.CreateProviderKey(
-            kv_pb2.CreateProviderKeyRequest(provider="mock", secret="x" * 20),
+        await vault.provider_keys.CreateProviderKey(
+            pk_pb2.CreateProviderKeyRequest(provider="mock", secret="x" * 20),
             metadata=admin(client.secret),
         )
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
@@ -116,7 +161,9 @@ async def test_client_keys_are_refused_and_viewers_only_read(vault: Vault) -> No
 
 async def test_provider_key_lease_needs_the_service_token(vault: Vault) -> None:
     async def first(metadata: Any) -> grpc.StatusCode:
-        call = vault.stub.WatchProviderKeys(kv_pb2.WatchProviderKeysRequest(), metadata=metadata)
+        call = vault.provider_keys.WatchProviderKeys(
+            pk_pb2.WatchProviderKeysRequest(), metadata=metadata
+        )
         try:
             await call.read()
         except grpc.aio.AioRpcError as error:
@@ -129,7 +176,9 @@ async def test_provider_key_lease_needs_the_service_token(vault: Vault) -> None:
     assert await first(admin()) == grpc.StatusCode.PERMISSION_DENIED  # admins never see secrets
     assert await first(admin(SERVICE_TOKEN)) == grpc.StatusCode.OK
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await vault.stub.ReportKeyOutcomes(kv_pb2.ReportKeyOutcomesRequest(), metadata=admin())
+        await vault.provider_keys.ReportKeyOutcomes(
+            pk_pb2.ReportKeyOutcomesRequest(), metadata=admin()
+        )
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
@@ -137,7 +186,9 @@ async def test_lease_is_refused_when_no_service_token_is_configured(
     start_vault: Callable[..., Any], make_config: Callable[..., KeyVaultConfig]
 ) -> None:
     vault: Vault = await start_vault(make_config(AGENTOPIA_KEYVAULT_SERVICE_TOKEN=""))
-    call = vault.stub.WatchProviderKeys(kv_pb2.WatchProviderKeysRequest(), metadata=admin(""))
+    call = vault.provider_keys.WatchProviderKeys(
+        pk_pb2.WatchProviderKeysRequest(), metadata=admin("")
+    )
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await call.read()
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
@@ -157,6 +208,8 @@ async def test_bootstrap_admin_key_follows_the_environment(
         grpc.StatusCode.UNAUTHENTICATED,
         "invalid_api_key",
     )
-    keys = await second.stub.ListClientKeys(kv_pb2.ListClientKeysRequest(), metadata=admin(new_key))
+    keys = await second.client_keys.ListClientKeys(
+        ck_pb2.ListClientKeysRequest(), metadata=admin(new_key)
+    )
     bootstrap = [k for k in keys.keys if k.bootstrap]
-    assert len(bootstrap) == 1 and bootstrap[0].role == kv_pb2.KEY_ROLE_ADMIN
+    assert len(bootstrap) == 1 and bootstrap[0].role == kv_types.KEY_ROLE_ADMIN

@@ -4,40 +4,42 @@ from __future__ import annotations
 
 import dataclasses
 
-from agentopia.v1 import keyvault_service_pb2 as kv_pb2
+from agentopia.v1 import audit_service_pb2 as audit_pb2
+from agentopia.v1 import client_key_service_pb2 as ck_pb2
+from agentopia.v1 import keyvault_types_pb2 as kv_types
 
-from keyvault.client.limits import Limits, RedisLimiter
-from keyvault.records import BudgetPeriod
+from keyvault.client.limits import BudgetPeriod, Limits, RedisLimiter
 from tests.keyvault.conftest import REDIS_URL, Vault, admin
 
 
 async def test_every_change_lands_in_the_audit_log(vault: Vault) -> None:
-    created = await vault.stub.CreateClientKey(
-        kv_pb2.CreateClientKeyRequest(name="audited", rpm_limit=5), metadata=admin()
+    created = await vault.client_keys.CreateClientKey(
+        ck_pb2.CreateClientKeyRequest(name="audited", rpm_limit=5), metadata=admin()
     )
-    viewer = await vault.stub.CreateClientKey(
-        kv_pb2.CreateClientKeyRequest(name="viewer", role=kv_pb2.KEY_ROLE_VIEWER), metadata=admin()
+    viewer = await vault.client_keys.CreateClientKey(
+        ck_pb2.CreateClientKeyRequest(name="viewer", role=kv_types.KEY_ROLE_VIEWER),
+        metadata=admin(),
     )
-    await vault.stub.RevokeClientKey(
-        kv_pb2.RevokeClientKeyRequest(key_id=created.key.key_id), metadata=admin()
+    await vault.client_keys.RevokeClientKey(
+        ck_pb2.RevokeClientKeyRequest(key_id=created.key.key_id), metadata=admin()
     )
-    events = await vault.stub.ListAuditEvents(
-        kv_pb2.ListAuditEventsRequest(target_id=created.key.key_id),
+    events = await vault.audit.ListAuditEvents(
+        audit_pb2.ListAuditEventsRequest(target_id=created.key.key_id),
         metadata=admin(viewer.secret),  # viewers may read the log
     )
     assert [e.action for e in events.events] == ["client_key.revoke", "client_key.create"]
     create = events.events[1]
     assert create.details["rpm_limit"] == "5" and create.details["name"] == "audited"
-    assert create.actor_role == kv_pb2.KEY_ROLE_ADMIN and create.actor_key_id.startswith("key_")
+    assert create.actor_role == kv_types.KEY_ROLE_ADMIN and create.actor_key_id.startswith("key_")
     assert create.HasField("time")
     assert created.secret not in str(events)
 
-    page = await vault.stub.ListAuditEvents(
-        kv_pb2.ListAuditEventsRequest(page_size=2), metadata=admin()
+    page = await vault.audit.ListAuditEvents(
+        audit_pb2.ListAuditEventsRequest(page_size=2), metadata=admin()
     )
     assert len(page.events) == 2 and page.next_page_token
-    rest = await vault.stub.ListAuditEvents(
-        kv_pb2.ListAuditEventsRequest(page_size=100, page_token=page.next_page_token),
+    rest = await vault.audit.ListAuditEvents(
+        audit_pb2.ListAuditEventsRequest(page_size=100, page_token=page.next_page_token),
         metadata=admin(),
     )
     ids = [int(e.event_id) for e in [*page.events, *rest.events]]
@@ -48,12 +50,12 @@ async def test_every_change_lands_in_the_audit_log(vault: Vault) -> None:
 async def test_client_key_usage_is_read_from_the_shared_limiter(
     vault: Vault, redis_prefix: str
 ) -> None:
-    created = await vault.stub.CreateClientKey(
-        kv_pb2.CreateClientKeyRequest(
+    created = await vault.client_keys.CreateClientKey(
+        ck_pb2.CreateClientKeyRequest(
             rpm_limit=60,
             tpm_limit=1000,
             budget_usd="2",
-            budget_period=kv_pb2.BUDGET_PERIOD_DAILY,
+            budget_period=ck_pb2.BUDGET_PERIOD_DAILY,
         ),
         metadata=admin(),
     )
@@ -67,11 +69,11 @@ async def test_client_key_usage_is_read_from_the_shared_limiter(
         await router.reserve(key.key_id, dataclasses.replace(limits), tokens=50, cost_micros=1_000)
     finally:
         await router.aclose()
-    report = await vault.stub.GetClientKeyUsage(
-        kv_pb2.GetClientKeyUsageRequest(key_id=key.key_id), metadata=admin()
+    report = await vault.client_keys.GetClientKeyUsage(
+        ck_pb2.GetClientKeyUsageRequest(key_id=key.key_id), metadata=admin()
     )
     usage = report.usage
     assert (usage.requests_last_minute, usage.tokens_last_minute, usage.in_flight) == (2, 130, 1)
     assert (usage.spent_usd, usage.reserved_usd, usage.budget_usd) == ("0.004", "0.001", "2.00")
     assert (usage.requests_in_period, usage.tokens_in_period) == (1, 80)
-    assert usage.budget_period == kv_pb2.BUDGET_PERIOD_DAILY and usage.HasField("period_start")
+    assert usage.budget_period == ck_pb2.BUDGET_PERIOD_DAILY and usage.HasField("period_start")

@@ -6,7 +6,8 @@ import datetime as dt
 
 import grpc
 import pytest
-from agentopia.v1 import keyvault_service_pb2 as kv_pb2
+from agentopia.v1 import client_key_service_pb2 as ck_pb2
+from agentopia.v1 import keyvault_types_pb2 as kv_types
 from google.protobuf import field_mask_pb2
 
 from tests.keyvault.conftest import Vault, admin
@@ -17,9 +18,9 @@ def _future(hours: int = 1) -> dt.datetime:
 
 
 async def test_create_shows_the_secret_once_and_stores_every_field(vault: Vault) -> None:
-    request = kv_pb2.CreateClientKeyRequest(
+    request = ck_pb2.CreateClientKeyRequest(
         name="search team",
-        role=kv_pb2.KEY_ROLE_CLIENT,
+        role=kv_types.KEY_ROLE_CLIENT,
         allowed_models=["mock/echo", "fast"],
         owner="ada",
         team="search",
@@ -28,7 +29,7 @@ async def test_create_shows_the_secret_once_and_stores_every_field(vault: Vault)
         budget_usd="1.5",
     )
     request.expire_time.FromDatetime(_future())
-    created = await vault.stub.CreateClientKey(request, metadata=admin())
+    created = await vault.client_keys.CreateClientKey(request, metadata=admin())
     assert created.secret.startswith("sk-agp-") and len(created.secret) == 7 + 43
     key = created.key
     assert key.key_id.startswith("key_")
@@ -36,28 +37,30 @@ async def test_create_shows_the_secret_once_and_stores_every_field(vault: Vault)
     assert (key.name, key.owner, key.team) == ("search team", "ada", "search")
     assert list(key.allowed_models) == ["mock/echo", "fast"]
     assert (key.rpm_limit, key.tpm_limit, key.budget_usd) == (60, 10_000, "1.50")
-    assert key.budget_period == kv_pb2.BUDGET_PERIOD_MONTHLY  # a budget defaults to monthly
+    assert key.budget_period == ck_pb2.BUDGET_PERIOD_MONTHLY  # a budget defaults to monthly
     assert key.HasField("expire_time") and not key.revoked
 
-    fetched = await vault.stub.GetClientKey(
-        kv_pb2.GetClientKeyRequest(key_id=key.key_id), metadata=admin()
+    fetched = await vault.client_keys.GetClientKey(
+        ck_pb2.GetClientKeyRequest(key_id=key.key_id), metadata=admin()
     )
     assert fetched.key == key
-    listed = await vault.stub.ListClientKeys(kv_pb2.ListClientKeysRequest(), metadata=admin())
+    listed = await vault.client_keys.ListClientKeys(
+        ck_pb2.ListClientKeysRequest(), metadata=admin()
+    )
     assert key in listed.keys
     assert created.secret not in str(fetched) + str(listed)
 
 
 async def test_update_changes_only_the_masked_fields(vault: Vault) -> None:
-    created = await vault.stub.CreateClientKey(
-        kv_pb2.CreateClientKeyRequest(name="a", team="t1", rpm_limit=5), metadata=admin()
+    created = await vault.client_keys.CreateClientKey(
+        ck_pb2.CreateClientKeyRequest(name="a", team="t1", rpm_limit=5), metadata=admin()
     )
-    patch = kv_pb2.ClientKey(
+    patch = ck_pb2.ClientKey(
         key_id=created.key.key_id, team="t2", rpm_limit=7, name="ignored", budget_usd="2"
     )
-    patch.budget_period = kv_pb2.BUDGET_PERIOD_DAILY
-    updated = await vault.stub.UpdateClientKey(
-        kv_pb2.UpdateClientKeyRequest(
+    patch.budget_period = ck_pb2.BUDGET_PERIOD_DAILY
+    updated = await vault.client_keys.UpdateClientKey(
+        ck_pb2.UpdateClientKeyRequest(
             key=patch,
             update_mask=field_mask_pb2.FieldMask(
                 paths=["team", "rpm_limit", "budget_usd", "budget_period"]
@@ -67,7 +70,7 @@ async def test_update_changes_only_the_masked_fields(vault: Vault) -> None:
     )
     key = updated.key
     assert (key.name, key.team, key.rpm_limit) == ("a", "t2", 7)
-    assert (key.budget_usd, key.budget_period) == ("2.00", kv_pb2.BUDGET_PERIOD_DAILY)
+    assert (key.budget_usd, key.budget_period) == ("2.00", ck_pb2.BUDGET_PERIOD_DAILY)
     assert key.update_time.ToDatetime() >= created.key.update_time.ToDatetime()
 
 
@@ -85,8 +88,8 @@ async def test_invalid_input_is_rejected_with_invalid_argument(
     vault: Vault, request_fields: dict[str, object], param: str
 ) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await vault.stub.CreateClientKey(
-            kv_pb2.CreateClientKeyRequest(**request_fields),  # type: ignore[arg-type]
+        await vault.client_keys.CreateClientKey(
+            ck_pb2.CreateClientKeyRequest(**request_fields),  # type: ignore[arg-type]
             metadata=admin(),
         )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -94,16 +97,18 @@ async def test_invalid_input_is_rejected_with_invalid_argument(
 
 
 async def test_expiry_in_the_past_and_unknown_update_paths_are_refused(vault: Vault) -> None:
-    request = kv_pb2.CreateClientKeyRequest(name="late")
+    request = ck_pb2.CreateClientKeyRequest(name="late")
     request.expire_time.FromDatetime(_future(-1))
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await vault.stub.CreateClientKey(request, metadata=admin())
+        await vault.client_keys.CreateClientKey(request, metadata=admin())
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    created = await vault.stub.CreateClientKey(kv_pb2.CreateClientKeyRequest(), metadata=admin())
+    created = await vault.client_keys.CreateClientKey(
+        ck_pb2.CreateClientKeyRequest(), metadata=admin()
+    )
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await vault.stub.UpdateClientKey(
-            kv_pb2.UpdateClientKeyRequest(
-                key=kv_pb2.ClientKey(key_id=created.key.key_id),
+        await vault.client_keys.UpdateClientKey(
+            ck_pb2.UpdateClientKeyRequest(
+                key=ck_pb2.ClientKey(key_id=created.key.key_id),
                 update_mask=field_mask_pb2.FieldMask(paths=["prefix"]),
             ),
             metadata=admin(),
@@ -112,25 +117,33 @@ async def test_expiry_in_the_past_and_unknown_update_paths_are_refused(vault: Va
 
 
 async def test_revoke_hides_the_key_unless_asked_and_delete_removes_it(vault: Vault) -> None:
-    created = await vault.stub.CreateClientKey(kv_pb2.CreateClientKeyRequest(), metadata=admin())
+    created = await vault.client_keys.CreateClientKey(
+        ck_pb2.CreateClientKeyRequest(), metadata=admin()
+    )
     key_id = created.key.key_id
-    revoked = await vault.stub.RevokeClientKey(
-        kv_pb2.RevokeClientKeyRequest(key_id=key_id), metadata=admin()
+    revoked = await vault.client_keys.RevokeClientKey(
+        ck_pb2.RevokeClientKeyRequest(key_id=key_id), metadata=admin()
     )
     assert revoked.key.revoked and revoked.key.HasField("revoke_time")
-    again = await vault.stub.RevokeClientKey(
-        kv_pb2.RevokeClientKeyRequest(key_id=key_id), metadata=admin()
+    again = await vault.client_keys.RevokeClientKey(
+        ck_pb2.RevokeClientKeyRequest(key_id=key_id), metadata=admin()
     )
     assert again.key.revoke_time == revoked.key.revoke_time  # idempotent
-    active = await vault.stub.ListClientKeys(kv_pb2.ListClientKeysRequest(), metadata=admin())
+    active = await vault.client_keys.ListClientKeys(
+        ck_pb2.ListClientKeysRequest(), metadata=admin()
+    )
     assert key_id not in {k.key_id for k in active.keys}
-    everything = await vault.stub.ListClientKeys(
-        kv_pb2.ListClientKeysRequest(include_revoked=True), metadata=admin()
+    everything = await vault.client_keys.ListClientKeys(
+        ck_pb2.ListClientKeysRequest(include_revoked=True), metadata=admin()
     )
     assert key_id in {k.key_id for k in everything.keys}
 
-    await vault.stub.DeleteClientKey(kv_pb2.DeleteClientKeyRequest(key_id=key_id), metadata=admin())
+    await vault.client_keys.DeleteClientKey(
+        ck_pb2.DeleteClientKeyRequest(key_id=key_id), metadata=admin()
+    )
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await vault.stub.GetClientKey(kv_pb2.GetClientKeyRequest(key_id=key_id), metadata=admin())
+        await vault.client_keys.GetClientKey(
+            ck_pb2.GetClientKeyRequest(key_id=key_id), metadata=admin()
+        )
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     assert "client key" in (caught.value.details() or "")

@@ -12,11 +12,17 @@ from typing import Any
 
 import grpc
 import pytest
-from agentopia.v1 import keyvault_service_pb2 as kv_pb2
+from agentopia.v1 import client_key_service_pb2 as ck_pb2
 
-from keyvault.client.limits import Limiter, Limits, MemoryLimiter, RedisLimiter, Reservation
+from keyvault.client.limits import (
+    BudgetPeriod,
+    Limiter,
+    Limits,
+    MemoryLimiter,
+    RedisLimiter,
+    Reservation,
+)
 from keyvault.client.limits.periods import period_bounds
-from keyvault.records import BudgetPeriod
 from services.kernel.errors import GatewayError
 from tests.keyvault.conftest import REDIS_URL
 
@@ -193,11 +199,11 @@ async def test_period_boundaries_agree_with_python(
 
 
 def test_limits_of_a_watched_client_key() -> None:
-    key = kv_pb2.ClientKey(
-        rpm_limit=60, tpm_limit=1000, budget_usd="1.25", budget_period=kv_pb2.BUDGET_PERIOD_WEEKLY
+    key = ck_pb2.ClientKey(
+        rpm_limit=60, tpm_limit=1000, budget_usd="1.25", budget_period=ck_pb2.BUDGET_PERIOD_WEEKLY
     )
     assert Limits.of(key) == Limits(60, 1000, 1_250_000, BudgetPeriod.WEEKLY)
-    assert Limits.of(kv_pb2.ClientKey()) == Limits()
+    assert Limits.of(ck_pb2.ClientKey()) == Limits()
 
 
 async def test_an_unreachable_store_fails_closed_on_reserve_only() -> None:

@@ -7,8 +7,7 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 
-from keyvault.client.limits import Limits, RedisLimiter
-from keyvault.records import BudgetPeriod
+from keyvault.client.limits import BudgetPeriod, Limits, RedisLimiter
 from services.kernel.errors import GatewayError
 from tests.keyvault.conftest import REDIS_URL
 

@@ -8,7 +8,8 @@ import secrets
 
 import grpc
 import pytest
-from agentopia.v1 import keyvault_service_pb2 as kv_pb2
+from agentopia.v1 import audit_service_pb2 as audit_pb2
+from agentopia.v1 import provider_key_service_pb2 as pk_pb2
 from google.protobuf import field_mask_pb2
 from sqlalchemy import select
 
@@ -48,9 +49,9 @@ def assert_no_plaintext(blob: bytes, secret: str) -> None:
     assert not leaked, f"plaintext fragments found: {leaked[:3]}"
 
 
-async def _create(vault: Vault, **fields: object) -> kv_pb2.ProviderKey:
-    request = kv_pb2.CreateProviderKeyRequest(provider="mock", secret=SECRET, **fields)  # type: ignore[arg-type]
-    response = await vault.stub.CreateProviderKey(request, metadata=admin())
+async def _create(vault: Vault, **fields: object) -> pk_pb2.ProviderKey:
+    request = pk_pb2.CreateProviderKeyRequest(provider="mock", secret=SECRET, **fields)  # type: ignore[arg-type]
+    response = await vault.provider_keys.CreateProviderKey(request, metadata=admin())
     return response.key
 
 
@@ -58,7 +59,7 @@ async def test_a_raw_read_of_the_database_shows_no_provider_key(vault: Vault) ->
     key = await _create(vault, label="primary", weight=3)
     await _create(vault, label="second")
     assert (key.provider, key.label, key.weight, key.last4) == ("mock", "primary", 3, SECRET[-4:])
-    assert key.state == kv_pb2.PROVIDER_KEY_STATE_ACTIVE and key.key_id.startswith("pkey_")
+    assert key.state == pk_pb2.PROVIDER_KEY_STATE_ACTIVE and key.key_id.startswith("pkey_")
     blob = raw_database_bytes(vault.config)
     assert b"pkey_" in blob and len(blob) > 1000  # the scan did read the data
     assert_no_plaintext(blob, SECRET)
@@ -67,74 +68,78 @@ async def test_a_raw_read_of_the_database_shows_no_provider_key(vault: Vault) ->
 async def test_the_admin_api_never_returns_the_secret(vault: Vault) -> None:
     key = await _create(vault)
     responses = [
-        await vault.stub.GetProviderKey(
-            kv_pb2.GetProviderKeyRequest(key_id=key.key_id), metadata=admin()
+        await vault.provider_keys.GetProviderKey(
+            pk_pb2.GetProviderKeyRequest(key_id=key.key_id), metadata=admin()
         ),
-        await vault.stub.ListProviderKeys(kv_pb2.ListProviderKeysRequest(), metadata=admin()),
-        await vault.stub.ListAuditEvents(kv_pb2.ListAuditEventsRequest(), metadata=admin()),
+        await vault.provider_keys.ListProviderKeys(
+            pk_pb2.ListProviderKeysRequest(), metadata=admin()
+        ),
+        await vault.audit.ListAuditEvents(audit_pb2.ListAuditEventsRequest(), metadata=admin()),
     ]
     for response in responses:
         assert_no_plaintext(response.SerializeToString(), SECRET)
     # ...while the provider service, with the service token, gets it in its lease.
-    call = vault.stub.WatchProviderKeys(
-        kv_pb2.WatchProviderKeysRequest(watcher="t", providers=["mock"]),
+    call = vault.provider_keys.WatchProviderKeys(
+        pk_pb2.WatchProviderKeysRequest(watcher="t", providers=["mock"]),
         metadata=admin(SERVICE_TOKEN),
     )
     snapshot = await call.read()
     call.cancel()
-    assert isinstance(snapshot, kv_pb2.WatchProviderKeysResponse)
+    assert isinstance(snapshot, pk_pb2.WatchProviderKeysResponse)
     assert [(k.key.key_id, k.secret) for k in snapshot.keys] == [(key.key_id, SECRET)]
 
 
 async def test_several_keys_per_provider_with_weights_and_states(vault: Vault) -> None:
     first = await _create(vault, weight=1)
     second = await _create(vault, weight=5)
-    other = await vault.stub.CreateProviderKey(
-        kv_pb2.CreateProviderKeyRequest(provider="other-llm", secret=SECRET + "x"), metadata=admin()
+    other = await vault.provider_keys.CreateProviderKey(
+        pk_pb2.CreateProviderKeyRequest(provider="other-llm", secret=SECRET + "x"), metadata=admin()
     )
-    mock_keys = await vault.stub.ListProviderKeys(
-        kv_pb2.ListProviderKeysRequest(provider="mock"), metadata=admin()
+    mock_keys = await vault.provider_keys.ListProviderKeys(
+        pk_pb2.ListProviderKeysRequest(provider="mock"), metadata=admin()
     )
     assert [k.key_id for k in mock_keys.keys] == [first.key_id, second.key_id]
 
-    def patch(key_id: str, paths: list[str], **fields: object) -> kv_pb2.UpdateProviderKeyRequest:
-        return kv_pb2.UpdateProviderKeyRequest(
-            key=kv_pb2.ProviderKey(key_id=key_id, **fields),  # type: ignore[arg-type]
+    def patch(key_id: str, paths: list[str], **fields: object) -> pk_pb2.UpdateProviderKeyRequest:
+        return pk_pb2.UpdateProviderKeyRequest(
+            key=pk_pb2.ProviderKey(key_id=key_id, **fields),  # type: ignore[arg-type]
             update_mask=field_mask_pb2.FieldMask(paths=paths),
         )
 
-    updated = await vault.stub.UpdateProviderKey(
+    updated = await vault.provider_keys.UpdateProviderKey(
         patch(first.key_id, ["weight", "label", "state"], weight=0, label="standby",
-              state=kv_pb2.PROVIDER_KEY_STATE_DISABLED),
+              state=pk_pb2.PROVIDER_KEY_STATE_DISABLED),
         metadata=admin(),
     )  # fmt: skip
     assert (updated.key.weight, updated.key.label) == (0, "standby")
-    assert updated.key.state == kv_pb2.PROVIDER_KEY_STATE_DISABLED
+    assert updated.key.state == pk_pb2.PROVIDER_KEY_STATE_DISABLED
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await vault.stub.UpdateProviderKey(
-            patch(first.key_id, ["state"], state=kv_pb2.PROVIDER_KEY_STATE_COOLING_DOWN),
+        await vault.provider_keys.UpdateProviderKey(
+            patch(first.key_id, ["state"], state=pk_pb2.PROVIDER_KEY_STATE_COOLING_DOWN),
             metadata=admin(),
         )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    retired = await vault.stub.UpdateProviderKey(
-        patch(second.key_id, ["state"], state=kv_pb2.PROVIDER_KEY_STATE_RETIRED), metadata=admin()
+    retired = await vault.provider_keys.UpdateProviderKey(
+        patch(second.key_id, ["state"], state=pk_pb2.PROVIDER_KEY_STATE_RETIRED), metadata=admin()
     )
     assert retired.key.HasField("retire_time")
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await vault.stub.UpdateProviderKey(
-            patch(second.key_id, ["state"], state=kv_pb2.PROVIDER_KEY_STATE_ACTIVE),
+        await vault.provider_keys.UpdateProviderKey(
+            patch(second.key_id, ["state"], state=pk_pb2.PROVIDER_KEY_STATE_ACTIVE),
             metadata=admin(),
         )
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    listed = await vault.stub.ListProviderKeys(kv_pb2.ListProviderKeysRequest(), metadata=admin())
+    listed = await vault.provider_keys.ListProviderKeys(
+        pk_pb2.ListProviderKeysRequest(), metadata=admin()
+    )
     assert {k.key_id for k in listed.keys} == {first.key_id, other.key.key_id}
 
-    await vault.stub.DeleteProviderKey(
-        kv_pb2.DeleteProviderKeyRequest(key_id=first.key_id), metadata=admin()
+    await vault.provider_keys.DeleteProviderKey(
+        pk_pb2.DeleteProviderKeyRequest(key_id=first.key_id), metadata=admin()
     )
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await vault.stub.GetProviderKey(
-            kv_pb2.GetProviderKeyRequest(key_id=first.key_id), metadata=admin()
+        await vault.provider_keys.GetProviderKey(
+            pk_pb2.GetProviderKeyRequest(key_id=first.key_id), metadata=admin()
         )
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
@@ -151,8 +156,8 @@ async def test_several_keys_per_provider_with_weights_and_states(vault: Vault) -
 )
 async def test_bad_provider_keys_are_refused(vault: Vault, fields: dict[str, object]) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await vault.stub.CreateProviderKey(
-            kv_pb2.CreateProviderKeyRequest(**fields),  # type: ignore[arg-type]
+        await vault.provider_keys.CreateProviderKey(
+            pk_pb2.CreateProviderKeyRequest(**fields),  # type: ignore[arg-type]
             metadata=admin(),
         )
     assert caught.value.code() in (

@@ -6,37 +6,55 @@ migration 0002 on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import grpc
 import pytest
-from agentopia.v1 import keyvault_service_pb2 as kv_pb2
+from agentopia.v1 import audit_service_pb2 as audit_pb2
+from agentopia.v1 import client_key_service_pb2 as ck_pb2
+from agentopia.v1 import keyvault_types_pb2 as kv_types
+from agentopia.v1 import routing_config_service_pb2 as rc_pb2
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select
 
 from keyvault.config import KeyVaultConfig
-from keyvault.routing_config import MAX_TOML_BYTES
+from keyvault.routing_config.store import MAX_TOML_BYTES, RoutingConfigStore
 from keyvault.storage import migrate
-from keyvault.storage.database import make_engine
+from keyvault.storage.database import Database, make_engine
 from keyvault.storage.models import Base, VersionRow
 from services.kernel.errors import GatewayError
 from tests.keyvault.conftest import Vault, admin
 from tests.keyvault.streams import Follower
 
 DOC = "schema_version = 1\nversion = 1\n\n[providers.mock]\ntimeout_s = 5.0\n"
+T = TypeVar("T")
 
 
-def _watch(vault: Vault) -> Follower[kv_pb2.WatchRoutingConfigResponse]:
-    return Follower(vault.stub.WatchRoutingConfig(kv_pb2.WatchRoutingConfigRequest(watcher="t")))
+async def _stored(vault: Vault, read: Callable[[RoutingConfigStore], Awaitable[T]]) -> T:
+    """Read the vault's database directly, through a store of its own."""
+    config = vault.config
+    db = Database(make_engine(config.database_url, config.database_schema))
+    try:
+        return await read(RoutingConfigStore(db, _unpublished))
+    finally:
+        db.dispose()
+
+
+async def _unpublished() -> None:
+    raise AssertionError("only reads go through this store")
+
+
+def _watch(vault: Vault) -> Follower[rc_pb2.WatchRoutingConfigResponse]:
+    return Follower(vault.routing.WatchRoutingConfig(rc_pb2.WatchRoutingConfigRequest(watcher="t")))
 
 
 async def _put(
     vault: Vault, toml: str, expected: int, metadata: Any = None, updated_by: str = ""
-) -> kv_pb2.RoutingConfigRevision:
-    reply = await vault.stub.PutRoutingConfig(
-        kv_pb2.PutRoutingConfigRequest(toml=toml, expected_version=expected, updated_by=updated_by),
+) -> rc_pb2.RoutingConfigRevision:
+    reply = await vault.routing.PutRoutingConfig(
+        rc_pb2.PutRoutingConfigRequest(toml=toml, expected_version=expected, updated_by=updated_by),
         metadata=admin() if metadata is None else metadata,
     )
     return reply.revision
@@ -51,7 +69,7 @@ async def _refused(vault: Vault, toml: str, expected: int, **kwargs: Any) -> Gat
 
 
 async def _bootstrap_id(vault: Vault) -> str:
-    keys = await vault.stub.ListClientKeys(kv_pb2.ListClientKeysRequest(), metadata=admin())
+    keys = await vault.client_keys.ListClientKeys(ck_pb2.ListClientKeysRequest(), metadata=admin())
     return next(k.key_id for k in keys.keys if k.bootstrap)
 
 
@@ -73,10 +91,10 @@ async def test_first_put_then_compare_and_set_audited_and_kept(vault: Vault) -> 
     assert (await _refused(vault, DOC, 7)).code == "routing_config_conflict"
 
     # Every revision is kept; the audit log says who and which version, not the text.
-    history = await vault.running.app.parts.routing_config.history()
+    history = await _stored(vault, lambda store: store.history())
     assert [(r.version, r.toml) for r in history] == [(3, DOC + "# second\n"), (2, DOC)]
-    events = await vault.stub.ListAuditEvents(
-        kv_pb2.ListAuditEventsRequest(target_id="routing_config"), metadata=admin()
+    events = await vault.audit.ListAuditEvents(
+        audit_pb2.ListAuditEventsRequest(target_id="routing_config"), metadata=admin()
     )
     assert [e.action for e in events.events] == ["routing_config.update"] * 2
     assert [e.details["version"] for e in events.events] == ["3", "2"]
@@ -87,9 +105,9 @@ async def test_first_put_then_compare_and_set_audited_and_kept(vault: Vault) -> 
 
 async def test_only_admin_keys_may_put(vault: Vault) -> None:
     denied = grpc.StatusCode.PERMISSION_DENIED
-    for role in (kv_pb2.KEY_ROLE_VIEWER, kv_pb2.KEY_ROLE_CLIENT):
-        made = await vault.stub.CreateClientKey(
-            kv_pb2.CreateClientKeyRequest(name=f"r{role}", role=role), metadata=admin()
+    for role in (kv_types.KEY_ROLE_VIEWER, kv_types.KEY_ROLE_CLIENT):
+        made = await vault.client_keys.CreateClientKey(
+            ck_pb2.CreateClientKeyRequest(name=f"r{role}", role=role), metadata=admin()
         )
         error = await _refused(vault, DOC, 0, metadata=admin(made.secret))
         assert (error.status, error.code) == (denied, "admin_key_required")
@@ -98,11 +116,11 @@ async def test_only_admin_keys_may_put(vault: Vault) -> None:
     unknown = await _refused(vault, DOC, 0, metadata=admin("sk-agp-unknown"))
     assert (unknown.status, unknown.code) == (grpc.StatusCode.UNAUTHENTICATED, "invalid_api_key")
     # Nothing was stored by the refused calls.
-    assert (await vault.running.app.parts.routing_config.latest()).version == 0
+    assert (await _stored(vault, lambda store: store.latest())).version == 0
 
     # An admin key created at runtime works, and the history names it, whatever is claimed.
-    other = await vault.stub.CreateClientKey(
-        kv_pb2.CreateClientKeyRequest(name="ops", role=kv_pb2.KEY_ROLE_ADMIN), metadata=admin()
+    other = await vault.client_keys.CreateClientKey(
+        ck_pb2.CreateClientKeyRequest(name="ops", role=kv_types.KEY_ROLE_ADMIN), metadata=admin()
     )
     spoofed = await _refused(vault, DOC, 0, metadata=admin(other.secret), updated_by="key_x")
     assert (spoofed.status, spoofed.param) == (grpc.StatusCode.INVALID_ARGUMENT, "updated_by")
@@ -166,7 +184,7 @@ async def test_a_put_on_one_replica_reaches_watchers_of_another(
             for i, vault in enumerate([replica_a, replica_b] * 3)
         ]
         results = await asyncio.gather(*puts, return_exceptions=True)
-        stored = [r for r in results if isinstance(r, kv_pb2.RoutingConfigRevision)]
+        stored = [r for r in results if isinstance(r, rc_pb2.RoutingConfigRevision)]
         assert len(stored) == 1, results
         for failed in results:
             if isinstance(failed, grpc.aio.AioRpcError):

@@ -11,15 +11,13 @@ from typing import Any
 
 import grpc
 import pytest
-from agentopia.v1 import keyvault_service_pb2 as kv_pb2
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from agentopia.v1 import client_key_service_pb2 as ck_pb2
+from agentopia.v1 import provider_key_service_pb2 as pk_pb2
 
 from keyvault.config import KeyVaultConfig
-from services.kernel import tracing
 from services.kernel.logs import JsonFormatter
 from tests.keyvault.conftest import ADMIN_KEY, SERVICE_TOKEN, Vault, admin
+from tests.support.tracing import recording_exporter
 
 
 @pytest.fixture
@@ -48,66 +46,75 @@ async def test_no_key_material_in_logs_traces_or_errors(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="sqlalchemy")  # statements and rows too
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    vault: Vault = await start_vault(
-        make_config(), interceptors=[tracing.server_interceptor(provider)]
-    )
-    stub, errors = vault.stub, list[bytes]()
+    exporter = recording_exporter()
+    vault: Vault = await start_vault(make_config())  # its host traces every RPC
+    errors = list[bytes]()
     provider_secret = "sk-prov-" + secrets.token_urlsafe(24)
     rotated_secret = "sk-rot-" + secrets.token_urlsafe(24)
     refused_secret = "sk-refused-" + secrets.token_urlsafe(24)
     wrong_token = "sk-agp-" + secrets.token_urlsafe(32)
 
-    client = await stub.CreateClientKey(kv_pb2.CreateClientKeyRequest(name="c"), metadata=admin())
-    created = await stub.CreateProviderKey(
-        kv_pb2.CreateProviderKeyRequest(provider="mock", secret=provider_secret), metadata=admin()
+    client = await vault.client_keys.CreateClientKey(
+        ck_pb2.CreateClientKeyRequest(name="c"), metadata=admin()
     )
-    await stub.RotateProviderKey(
-        kv_pb2.RotateProviderKeyRequest(key_id=created.key.key_id, secret=rotated_secret),
+    created = await vault.provider_keys.CreateProviderKey(
+        pk_pb2.CreateProviderKeyRequest(provider="mock", secret=provider_secret), metadata=admin()
+    )
+    await vault.provider_keys.RotateProviderKey(
+        pk_pb2.RotateProviderKeyRequest(key_id=created.key.key_id, secret=rotated_secret),
         metadata=admin(),
     )
-    watch = stub.WatchProviderKeys(kv_pb2.WatchProviderKeysRequest(), metadata=admin(SERVICE_TOKEN))
+    watch = vault.provider_keys.WatchProviderKeys(
+        pk_pb2.WatchProviderKeysRequest(), metadata=admin(SERVICE_TOKEN)
+    )
     lease = await watch.read()
     watch.cancel()
-    client_watch = stub.WatchClientKeys(kv_pb2.WatchClientKeysRequest(watcher="hygiene"))
+    client_watch = vault.client_keys.WatchClientKeys(
+        ck_pb2.WatchClientKeysRequest(watcher="hygiene")
+    )
     snapshot = await client_watch.read()
     client_watch.cancel()
-    await stub.ReportKeyOutcomes(
-        kv_pb2.ReportKeyOutcomesRequest(
-            outcomes=[kv_pb2.KeyOutcome(key_id=created.key.key_id, status=401)]
+    await vault.provider_keys.ReportKeyOutcomes(
+        pk_pb2.ReportKeyOutcomesRequest(
+            outcomes=[pk_pb2.KeyOutcome(key_id=created.key.key_id, status=401)]
         ),
         metadata=admin(SERVICE_TOKEN),
     )
     await _expect_error(
-        stub.CreateProviderKey(
-            kv_pb2.CreateProviderKeyRequest(provider="NOT VALID", secret=refused_secret),
+        vault.provider_keys.CreateProviderKey(
+            pk_pb2.CreateProviderKeyRequest(provider="NOT VALID", secret=refused_secret),
             metadata=admin(),
         ),
         errors,
     )
     await _expect_error(
-        stub.CreateProviderKey(
-            kv_pb2.CreateProviderKeyRequest(provider="mock", secret=refused_secret, weight=-5),
+        vault.provider_keys.CreateProviderKey(
+            pk_pb2.CreateProviderKeyRequest(provider="mock", secret=refused_secret, weight=-5),
             metadata=admin(),
         ),
         errors,
     )
     await _expect_error(
-        stub.ListClientKeys(kv_pb2.ListClientKeysRequest(), metadata=admin(wrong_token)), errors
-    )
-    await _expect_error(
-        stub.ListClientKeys(kv_pb2.ListClientKeysRequest(), metadata=admin(client.secret)), errors
-    )
-    await _expect_error(
-        stub.ReportKeyOutcomes(kv_pb2.ReportKeyOutcomesRequest(), metadata=admin(wrong_token)),
+        vault.client_keys.ListClientKeys(
+            ck_pb2.ListClientKeysRequest(), metadata=admin(wrong_token)
+        ),
         errors,
     )
-    provider.force_flush()
+    await _expect_error(
+        vault.client_keys.ListClientKeys(
+            ck_pb2.ListClientKeysRequest(), metadata=admin(client.secret)
+        ),
+        errors,
+    )
+    await _expect_error(
+        vault.provider_keys.ReportKeyOutcomes(
+            pk_pb2.ReportKeyOutcomesRequest(), metadata=admin(wrong_token)
+        ),
+        errors,
+    )
 
-    assert isinstance(lease, kv_pb2.WatchProviderKeysResponse) and lease.keys  # secrets did flow
-    assert isinstance(snapshot, kv_pb2.WatchClientKeysResponse)
+    assert isinstance(lease, pk_pb2.WatchProviderKeysResponse) and lease.keys  # secrets did flow
+    assert isinstance(snapshot, ck_pb2.WatchClientKeysResponse)
     hash_key = bytes(snapshot.hash_key)
     kek = vault.config.kek_file.read_bytes().strip()
     material = {

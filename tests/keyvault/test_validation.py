@@ -9,13 +9,13 @@ from typing import Any
 
 import grpc
 import pytest
-from agentopia.v1 import keyvault_service_pb2 as kv_pb2
+from agentopia.v1 import provider_key_service_pb2 as pk_pb2
 from agentopia.v1 import provider_service_pb2 as pv_pb2
 from agentopia.v1 import provider_service_pb2_grpc as pv_grpc
 
 from keyvault.config import KeyVaultConfig
-from keyvault.records import ProviderKeyRecord
-from keyvault.validation import ProviderServiceValidator, Validation
+from keyvault.provider_keys.records import ProviderKeyRecord
+from keyvault.provider_keys.validation import ProviderServiceValidator, Validation
 from services.kernel.errors import GatewayError
 from tests.keyvault.conftest import Vault, admin
 
@@ -53,8 +53,8 @@ async def provider() -> AsyncIterator[tuple[FakeProviderService, str]]:
 
 
 async def _key(vault: Vault) -> str:
-    created = await vault.stub.CreateProviderKey(
-        kv_pb2.CreateProviderKeyRequest(provider="mock", secret="sk-" + secrets.token_hex(16)),
+    created = await vault.provider_keys.CreateProviderKey(
+        pk_pb2.CreateProviderKeyRequest(provider="mock", secret="sk-" + secrets.token_hex(16)),
         metadata=admin(),
     )
     return created.key.key_id
@@ -70,8 +70,8 @@ async def test_validation_through_the_provider_service(
     good, bad = await _key(vault), await _key(vault)
     fake.good.add(good)
 
-    ok = await vault.stub.ValidateProviderKey(
-        kv_pb2.ValidateProviderKeyRequest(key_id=good, model="echo-1"), metadata=admin()
+    ok = await vault.provider_keys.ValidateProviderKey(
+        pk_pb2.ValidateProviderKeyRequest(key_id=good, model="echo-1"), metadata=admin()
     )
     assert (ok.valid, ok.result, ok.upstream_status) == (True, "valid", 200)
     assert ok.key.health.last_validate_result == "valid"
@@ -82,11 +82,11 @@ async def test_validation_through_the_provider_service(
         good,
     )
 
-    rejected = await vault.stub.ValidateProviderKey(
-        kv_pb2.ValidateProviderKeyRequest(key_id=bad, model="echo-1"), metadata=admin()
+    rejected = await vault.provider_keys.ValidateProviderKey(
+        pk_pb2.ValidateProviderKeyRequest(key_id=bad, model="echo-1"), metadata=admin()
     )
     assert (rejected.valid, rejected.result, rejected.upstream_status) == (False, "invalid", 401)
-    assert rejected.key.state == kv_pb2.PROVIDER_KEY_STATE_DISABLED
+    assert rejected.key.state == pk_pb2.PROVIDER_KEY_STATE_DISABLED
     assert rejected.key.health.flagged
 
 
@@ -100,14 +100,14 @@ async def test_an_inconclusive_check_leaves_the_key_alone(
 ) -> None:
     vault: Vault = await start_vault(make_config(), validator=Inconclusive())
     key_id = await _key(vault)
-    result = await vault.stub.ValidateProviderKey(
-        kv_pb2.ValidateProviderKeyRequest(key_id=key_id, model="m"), metadata=admin()
+    result = await vault.provider_keys.ValidateProviderKey(
+        pk_pb2.ValidateProviderKeyRequest(key_id=key_id, model="m"), metadata=admin()
     )
     assert (result.valid, result.result) == (False, "error")
-    assert result.key.state == kv_pb2.PROVIDER_KEY_STATE_ACTIVE
+    assert result.key.state == pk_pb2.PROVIDER_KEY_STATE_ACTIVE
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await vault.stub.ValidateProviderKey(
-            kv_pb2.ValidateProviderKeyRequest(key_id=key_id), metadata=admin()
+        await vault.provider_keys.ValidateProviderKey(
+            pk_pb2.ValidateProviderKeyRequest(key_id=key_id), metadata=admin()
         )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
@@ -128,7 +128,7 @@ async def test_the_validator_maps_a_rate_limit_to_valid() -> None:
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     try:
         record = ProviderKeyRecord(
-            "pkey_x", "mock", "", "abcd", 1, kv_pb2.PROVIDER_KEY_STATE_ACTIVE,  # type: ignore[arg-type]
+            "pkey_x", "mock", "", "abcd", 1, pk_pb2.PROVIDER_KEY_STATE_ACTIVE,  # type: ignore[arg-type]
             None, None,  # type: ignore[arg-type]
         )  # fmt: skip
         result = await ProviderServiceValidator(channel).validate(record, "m")

@@ -3,6 +3,7 @@ schema per test session, dropped afterwards), and an in-process service on port 
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -13,9 +14,11 @@ import sqlalchemy as sa
 from agentopia.v1 import metrics_service_pb2_grpc as pb_grpc
 from prometheus_client import CollectorRegistry
 
+from keyvault.client.keycache import KeyCache
 from metrics.config import MetricsConfig
-from metrics.server import Service, build
+from metrics.server import compose
 from metrics.storage import db
+from services.kernel.service import Lifecycle
 
 PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -60,8 +63,6 @@ def config_for(url: str, **overrides: object) -> MetricsConfig:
         "listen": "127.0.0.1:0",
         "database_url": url,
         "migrate": "auto",
-        "prometheus_port": 0,
-        "prometheus_addr": "127.0.0.1",
         "grace_s": 0.0,
         "health_ttl_s": 30.0,
         "log_level": "INFO",
@@ -70,9 +71,28 @@ def config_for(url: str, **overrides: object) -> MetricsConfig:
     return MetricsConfig(**values)  # type: ignore[arg-type]
 
 
+@contextlib.asynccontextmanager
+async def serving(
+    config: MetricsConfig, registry: CollectorRegistry, keys: KeyCache | None = None
+) -> AsyncIterator[int]:
+    """The composed service on `config.listen` (port 0), SERVING; yields its port."""
+    life = Lifecycle()
+    try:
+        service = await compose(config, life, registry=registry, keys=keys)
+        port = await service.host.start(service.listen)
+        try:
+            assert service.ready is not None
+            await service.ready()
+            await service.host.mark_serving()
+            yield port
+        finally:
+            await service.host.stop(0)
+    finally:
+        await life.close()
+
+
 @dataclass
 class Running:
-    service: Service
     port: int
     channel: grpc.aio.Channel
     stub: pb_grpc.MetricsServiceStub
@@ -86,14 +106,8 @@ class Running:
 @pytest.fixture
 async def running(database_url: str) -> AsyncIterator[Running]:
     registry = CollectorRegistry()
-    service = await build(config_for(database_url), registry=registry)
-    port = await service.host.start("127.0.0.1:0")
-    await service.ready()
-    await service.host.mark_serving()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    try:
-        yield Running(service, port, channel, pb_grpc.MetricsServiceStub(channel), registry)
-    finally:
-        await channel.close(None)
-        await service.host.stop(0)
-        await service.cleanup()
+    async with (
+        serving(config_for(database_url), registry) as port,
+        grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
+    ):
+        yield Running(port, channel, pb_grpc.MetricsServiceStub(channel), registry)

@@ -8,7 +8,7 @@ from agentopia.v1 import metrics_service_pb2 as pb
 from prometheus_client import CollectorRegistry
 
 from metrics.client import UsageRecorder
-from metrics.exposition import RecorderInstruments
+from metrics.client.instruments import RecorderInstruments
 from tests.metrics.fakes import FakeMetrics, serve_fake
 
 FAST = dict(flush_interval=0.02, backoff_initial=0.005, backoff_max=0.05)

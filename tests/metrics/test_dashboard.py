@@ -9,11 +9,9 @@ import re
 
 from prometheus_client import CollectorRegistry
 
-from metrics.exposition import (
-    GatewayInstruments,
-    KeyHealthCollector,
-    MetricsServiceInstruments,
-)
+from metrics.instruments import MetricsServiceInstruments
+from services.provider.instruments import KeyHealthCollector
+from services.router.instruments import GatewayInstruments
 
 DASHBOARD = pathlib.Path(__file__).resolve().parents[2] / "helm/dashboards/agentopia-grafana.json"
 SERIES = re.compile(r"\b((?:gen_ai|agentopia)_[a-z0-9_]+)")

@@ -18,9 +18,8 @@ from agentopia.v1 import metrics_service_pb2 as pb
 from prometheus_client import CollectorRegistry
 
 from metrics.client import UsageRecorder
-from metrics.server import build
 from services.kernel.channels import wait_until_serving
-from tests.metrics.conftest import PG_BASE, config_for, empty_pg
+from tests.metrics.conftest import PG_BASE, config_for, empty_pg, serving
 from tests.metrics.tcp_proxy import TcpProxy
 from tests.metrics.workload import workload
 
@@ -28,13 +27,15 @@ START = dt.datetime(2026, 7, 1, tzinfo=dt.UTC)
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-async def start_process(data: pathlib.Path, listen: str) -> tuple[asyncio.subprocess.Process, int]:
+async def start_process(data: pathlib.Path, target: str) -> asyncio.subprocess.Process:
+    """`python -m metrics` listening on `target` (a Unix socket: a restart gets the
+    same address back, and no other process can take it meanwhile)."""
     port_file = data / "port"
     port_file.unlink(missing_ok=True)
     env = {
         **os.environ,
         "AGENTOPIA_DATA_DIR": str(data),
-        "AGENTOPIA_METRICS_LISTEN": listen,
+        "AGENTOPIA_METRICS_LISTEN": target,
         "AGENTOPIA_PORT_FILE": str(port_file),
         "AGENTOPIA_PROMETHEUS_PORT": "0",
         "AGENTOPIA_LOG_LEVEL": "WARNING",
@@ -49,11 +50,9 @@ async def start_process(data: pathlib.Path, listen: str) -> tuple[asyncio.subpro
     while not port_file.exists():  # written by ServiceHost once bound; bounded by the test timeout
         assert process.returncode is None, "metrics service exited during start-up"
         await asyncio.sleep(0.05)
-    port = int(port_file.read_text())
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    await wait_until_serving(channel, interval_s=0.05)
-    await channel.close(None)
-    return process, port
+    async with grpc.aio.insecure_channel(target) as channel:
+        await wait_until_serving(channel, interval_s=0.05)
+    return process
 
 
 async def produce(recorder: UsageRecorder, events: list[pb.UsageEvent]) -> None:
@@ -76,9 +75,10 @@ def stored_counts(url: str) -> tuple[int, int, int]:
 
 async def test_sigkill_under_load_loses_no_event(tmp_path: pathlib.Path) -> None:
     events = workload(3000, START, dt.timedelta(minutes=30), seed=11)
-    process, port = await start_process(tmp_path, "127.0.0.1:0")
+    target = f"unix:{tmp_path / 'metrics.sock'}"
+    process = await start_process(tmp_path, target)
     recorder = UsageRecorder(
-        f"127.0.0.1:{port}",
+        target,
         max_batch=50,
         flush_interval=0.02,
         backoff_initial=0.02,
@@ -94,7 +94,7 @@ async def test_sigkill_under_load_loses_no_event(tmp_path: pathlib.Path) -> None
         await produce(recorder, events[1500:2500])
         while recorder.stats.send_failures == failures:  # the sender noticed the outage
             await asyncio.sleep(0.01)
-        process, _ = await start_process(tmp_path, f"127.0.0.1:{port}")
+        process = await start_process(tmp_path, target)
         await produce(recorder, events[2500:])
         await recorder.flush()
         assert await recorder.aclose() == 0
@@ -111,7 +111,7 @@ async def proxy() -> AsyncIterator[TcpProxy]:
     proxy = TcpProxy("127.0.0.1", 5432)
     await proxy.start()
     yield proxy
-    await proxy.cut()
+    await proxy.close()
 
 
 @pytest.mark.postgres
@@ -122,52 +122,51 @@ async def test_postgres_outage_under_load_loses_no_event(pg_schema: str, proxy: 
         f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/test?connect_timeout=2"
         f"&options=-csearch_path%3D{pg_schema}&application_name={app}"
     )
-    service = await build(config_for(url), registry=CollectorRegistry())
-    port = await service.host.start("127.0.0.1:0")
-    await service.ready()
-    await service.host.mark_serving()
     events = workload(2000, START, dt.timedelta(minutes=20), seed=12)
-    recorder = UsageRecorder(
-        f"127.0.0.1:{port}",
-        max_batch=40,
-        flush_interval=0.02,
-        backoff_initial=0.02,
-        backoff_max=0.3,
-    )
     admin = sa.create_engine(PG_BASE)
-    try:
-        await produce(recorder, events[:600])
-        while recorder.stats.sent < 200:
-            await asyncio.sleep(0.01)
-        # 1. The server goes away: every connection dropped, new ones refused.
-        await proxy.cut()
-        failures = recorder.stats.send_failures
-        await produce(recorder, events[600:1200])
-        while recorder.stats.send_failures == failures:
-            await asyncio.sleep(0.01)
-        await proxy.start()  # ...and comes back on the same address.
-        await produce(recorder, events[1200:1600])
-        while recorder.stats.sent < 1200:
-            await asyncio.sleep(0.01)
-        # 2. Its backends are terminated under load (as a restart does).
-        with admin.begin() as connection:
-            killed = connection.execute(
-                sa.text(
-                    "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE application_name = :app"
-                ),
-                {"app": app},
-            ).scalar()
-        assert killed
-        await produce(recorder, events[1600:])
-        await recorder.flush()
-        assert await recorder.aclose() == 0
-    finally:
-        await service.host.stop(0)
-        await service.cleanup()
-        admin.dispose()
+    async with serving(config_for(url), CollectorRegistry()) as port:
+        recorder = UsageRecorder(
+            f"127.0.0.1:{port}",
+            max_batch=40,
+            flush_interval=0.02,
+            backoff_initial=0.02,
+            backoff_max=0.3,
+        )
+        try:
+            await produce(recorder, events[:600])
+            while recorder.stats.sent < 200:
+                await asyncio.sleep(0.01)
+            # 1. The server goes away: every connection dropped, new ones refused.
+            await proxy.cut()
+            failures = recorder.stats.send_failures
+            await produce(recorder, events[600:1200])
+            while recorder.stats.send_failures == failures:
+                await asyncio.sleep(0.01)
+            proxy.restore()  # ...and comes back on the same address.
+            await produce(recorder, events[1200:1600])
+            while recorder.stats.sent < 1200:
+                await asyncio.sleep(0.01)
+            # 2. Its backends are terminated under load (as a restart does).
+            assert terminate_backends(admin, app)
+            await produce(recorder, events[1600:])
+            await recorder.flush()
+            assert await recorder.aclose() == 0
+        finally:
+            admin.dispose()
     assert recorder.stats.send_failures > failures
     assert stored_counts(empty_pg_url(pg_schema)) == (2000, 2000, 2000)
+
+
+def terminate_backends(admin: sa.Engine, app: str) -> int:
+    with admin.begin() as connection:
+        killed = connection.execute(
+            sa.text(
+                "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = :app"
+            ),
+            {"app": app},
+        ).scalar()
+    return int(killed or 0)
 
 
 def empty_pg_url(schema: str) -> str:

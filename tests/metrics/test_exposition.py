@@ -5,21 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from agentopia.v1 import metrics_service_pb2 as pb
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from metrics.exposition import (
-    Exposition,
-    GatewayInstruments,
-    KeyHealthCollector,
-    MetricsServiceInstruments,
-    start_exposition,
-    start_exposition_from_env,
-)
-from metrics.semconv import genai_span_attributes
+from metrics.instruments import MetricsServiceInstruments
+from services.kernel.config import ConfigError
+from services.kernel.exposition import Exposition, start_exposition, start_exposition_from_env
+from services.kernel.semconv import genai_span_attributes
+from services.provider.instruments import KeyHealthCollector
+from services.router.instruments import GatewayInstruments
 from tests.metrics.conftest import Running
 from tests.metrics.workload import workload
 
@@ -143,6 +141,26 @@ def test_exposition_from_env_can_be_off() -> None:
         registry=registry,
     )
     assert exposition is None
+
+
+def test_exposition_on_any_port_publishes_the_bound_port(tmp_path: Path) -> None:
+    port_file = tmp_path / "prometheus.port"
+    env = {"AGENTOPIA_PROMETHEUS_PORT": "any", "AGENTOPIA_PROMETHEUS_PORT_FILE": str(port_file)}
+    registry = CollectorRegistry()
+    MetricsServiceInstruments(registry)
+    exposition = start_exposition_from_env(9104, env=env, registry=registry)
+    assert exposition is not None
+    try:
+        assert int(port_file.read_text()) == exposition.port
+        assert "agentopia_metrics_events" in scrape(exposition.port)
+    finally:
+        exposition.close()
+
+
+@pytest.mark.parametrize("raw", ["ninety", "-1", "70000"])
+def test_a_malformed_exposition_port_names_the_variable(raw: str) -> None:
+    with pytest.raises(ConfigError, match="AGENTOPIA_PROMETHEUS_PORT"):
+        start_exposition_from_env(9104, env={"AGENTOPIA_PROMETHEUS_PORT": raw})
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -9,31 +9,28 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
-from agentopia.v1 import keyvault_service_pb2 as kv_pb2
+from agentopia.v1 import client_key_service_pb2 as kv_pb2
+from agentopia.v1 import keyvault_types_pb2 as kv_types
 from agentopia.v1 import metrics_service_pb2 as pb
 from agentopia.v1 import metrics_service_pb2_grpc as pb_grpc
 from prometheus_client import CollectorRegistry
 
-from metrics.server import build
-from tests.metrics.conftest import config_for
+from keyvault.client.keycache import KeyCache
+from tests.metrics.conftest import config_for, serving
 
 HASH_KEY = b"m" * 32
 KEYS = {
-    "sk-agp-admin-key": kv_pb2.KEY_ROLE_ADMIN,
-    "sk-agp-viewer-key": kv_pb2.KEY_ROLE_VIEWER,
-    "sk-agp-client-key": kv_pb2.KEY_ROLE_CLIENT,
+    "sk-agp-admin-key": kv_types.KEY_ROLE_ADMIN,
+    "sk-agp-viewer-key": kv_types.KEY_ROLE_VIEWER,
+    "sk-agp-client-key": kv_types.KEY_ROLE_CLIENT,
 }
 
 
 @pytest.fixture
 async def stub(tmp_path: object) -> AsyncIterator[pb_grpc.MetricsServiceAsyncStub]:
     url = f"sqlite:///{tmp_path}/metrics.db"
-    # An unreachable key vault: the push below stands in for its snapshot.
-    service = await build(
-        config_for(url, keyvault_target="127.0.0.1:9"), registry=CollectorRegistry()
-    )
-    keys = service.servicer._keys
-    assert keys is not None
+    # The key vault's snapshot, pushed into the key table the service reads.
+    keys = KeyCache()
     keys.apply(
         kv_pb2.WatchClientKeysResponse(
             hash_key=HASH_KEY,
@@ -47,13 +44,11 @@ async def stub(tmp_path: object) -> AsyncIterator[pb_grpc.MetricsServiceAsyncStu
             ],
         )
     )
-    port = await service.host.start("127.0.0.1:0")
-    await service.ready()
-    await service.host.mark_serving()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    async with (
+        serving(config_for(url), CollectorRegistry(), keys) as port,
+        grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
+    ):
         yield pb_grpc.MetricsServiceStub(channel)
-    await service.host.stop(0)
-    await service.cleanup()
 
 
 def _auth(secret: str | None) -> tuple[tuple[str, str], ...]:

@@ -258,3 +258,13 @@ def test_malformed_events_are_rejected() -> None:
     batch = parse_events([*bad, pb.UsageEvent(event_id="ok")], NOW, pricing.default_table())
     assert [row["event_id"] for row in batch.rows] == ["ok"]
     assert len(batch.rejected) == 5
+
+
+def test_the_schema_revision_is_none_until_migrated(tmp_path: object) -> None:
+    engine = db.create_engine(f"sqlite:///{tmp_path}/fresh.db")
+    try:
+        assert db.current_revision(engine) is None
+        db.migrate(engine)
+        assert db.current_revision(engine) == db.head_revision() is not None
+    finally:
+        engine.dispose()

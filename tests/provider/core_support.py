@@ -1,4 +1,5 @@
-"""Shared helpers for the provider core tests: an in-process ProviderService on port 0."""
+"""Shared helpers for the provider core tests: an in-process ProviderService on port 0,
+composed exactly as `python -m services.provider` composes it."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import grpc
 import orjson
 from agentopia.v1 import provider_service_pb2, provider_service_pb2_grpc
 
+from services.kernel.service import Lifecycle
 from services.provider.adapters.base import (
     Call,
     Capability,
+    CapabilityValue,
     Chunk,
     Result,
     StreamEnd,
@@ -22,12 +25,17 @@ from services.provider.adapters.base import (
     UpstreamHttp,
     Usage,
 )
-from services.provider.config import ProviderConfig, ServiceConfig
+from services.provider.config import ProviderServiceConfig
 from services.provider.provider_spec import ProviderSpec
+from services.provider.redact import Redactor
+from services.provider.registry import registered
 from services.provider.runtime import ProviderRuntime
-from services.provider.server import build_host
+from services.provider.server import assemble
+from services.provider.settings import ProviderConfig
 
 SAFETY_S = 20.0  # hang guard for awaits in tests, never an assertion
+# What the service builds from the registry: every registered provider's key shapes.
+REDACTOR = Redactor.of(spec.vocabulary for spec in registered(demo=True))
 
 
 class ProbeAdapter:
@@ -44,8 +52,8 @@ class ProbeAdapter:
         return self._name
 
     @property
-    def capabilities(self) -> frozenset[Capability]:
-        return frozenset({Capability.CHAT, Capability.STREAMING})
+    def capabilities(self) -> frozenset[CapabilityValue]:
+        return frozenset({Capability.CAPABILITY_CHAT, Capability.CAPABILITY_STREAMING})
 
     async def generate(self, call: Call) -> Result:
         self.calls.append(call)
@@ -103,25 +111,40 @@ class Running:
 
 @contextlib.asynccontextmanager
 async def provider_service(
-    specs: Sequence[ProviderSpec], env: Mapping[str, str] | None = None
+    specs: Sequence[ProviderSpec] | None = None, env: Mapping[str, str] | None = None
 ) -> AsyncIterator[Running]:
-    config = ServiceConfig.from_env(
-        specs, {"AGENTOPIA_PROVIDER_LISTEN": "127.0.0.1:0", **(env or {})}
+    """The service serving `specs` (None: the registry's, demo ones included), SERVING
+    once its `ready` has passed, as `run` would make it."""
+    config = ProviderServiceConfig.from_env(
+        {
+            "AGENTOPIA_PROVIDER_LISTEN": "127.0.0.1:0",
+            "AGENTOPIA_PROMETHEUS_PORT": "0",  # no /metrics server
+            "AGENTOPIA_DEMO": "true",
+            **(env or {}),
+        },
+        specs=specs,
     )
-    runtime = ProviderRuntime(config, specs)
-    host = build_host(config, runtime)
-    port = await host.start(config.listen)
-    await runtime.start()
-    await host.mark_serving()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    life = Lifecycle()
     try:
-        yield Running(
-            provider_service_pb2_grpc.ProviderServiceStub(channel), channel, runtime, port
-        )
+        assembled = await assemble(config, life)
+        host = assembled.service.host
+        port = await host.start(config.listen)
+        if assembled.service.ready is not None:
+            await assembled.service.ready()
+        await host.mark_serving()
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        try:
+            yield Running(
+                provider_service_pb2_grpc.ProviderServiceStub(channel),
+                channel,
+                assembled.runtime,
+                port,
+            )
+        finally:
+            await channel.close(None)
+            await host.stop(0)
     finally:
-        await channel.close()
-        await host.stop(0)
-        await runtime.close()
+        await life.close()
 
 
 def invocation(

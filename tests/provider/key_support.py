@@ -13,19 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from agentopia.v1 import keyvault_service_pb2 as kv_pb2
-from agentopia.v1 import keyvault_service_pb2_grpc as kv_grpc
+from agentopia.v1 import provider_key_service_pb2 as kv_pb2
+from agentopia.v1 import provider_key_service_pb2_grpc as kv_grpc
 from agentopia.v1 import provider_service_pb2 as pv_pb2
 
+from keyvault.client.provider_keys import KeySlot, ProviderKeyLease
 from keyvault.config import KeyVaultConfig
-from keyvault.server import RunningKeyVault, start
-from keyvault.validation import ProviderServiceValidator
+from keyvault.provider_keys.records import ProviderKeyRecord
+from keyvault.provider_keys.validation import ProviderServiceValidator, Validation
 from services.kernel.errors import GatewayError
 from services.provider.adapters.openai import PROVIDER as OPENAI
-from services.provider.keys import KeySlot, VaultKeys
 from tests.emulators.openai_compat import OpenAICompatEmulator
+from tests.keyvault.running import RunningKeyVault, start
 from tests.provider.core_support import SAFETY_S, Running, invocation, provider_service
-from tests.support.edge import free_port
 
 SERVICE_TOKEN = "svc-provider-tests-" + "t" * 24
 ADMIN_KEY = "sk-agp-provider-tests-admin-" + "x" * 16
@@ -66,13 +66,13 @@ async def until(check: Callable[[], bool | Awaitable[bool]]) -> None:
 class KeyWorld:
     data: Path
     vault: RunningKeyVault
-    kv: kv_grpc.KeyVaultServiceAsyncStub
+    kv: kv_grpc.ProviderKeyServiceAsyncStub
     emulator: OpenAICompatEmulator
     service: Running
     created: list[str] = field(default_factory=list)  # every secret, for the log checks
 
     @property
-    def keys(self) -> VaultKeys:
+    def keys(self) -> ProviderKeyLease:
         found = self.service.runtime.get("openai").keys
         assert found is not None
         return found
@@ -142,31 +142,40 @@ def grpc_error(error: grpc.aio.AioRpcError) -> GatewayError:
     return GatewayError.from_rpc_error(error)
 
 
+class _ToProvider:
+    """ValidateProviderKey's way to the provider service, which starts after the key
+    vault (it follows the vault's lease), once its own port is known."""
+
+    def __init__(self) -> None:
+        self.validator: ProviderServiceValidator | None = None
+
+    async def validate(self, key: ProviderKeyRecord, model: str) -> Validation:
+        assert self.validator is not None, "the provider service is not up yet"
+        return await self.validator.validate(key, model)
+
+
 @contextlib.asynccontextmanager
 async def key_world(
     data: Path, env: dict[str, str] | None = None, api_keys: Iterable[str] = ()
 ) -> AsyncIterator[KeyWorld]:
-    # ValidateProviderKey goes to this provider service: its port is picked ahead.
-    provider_port = free_port()
-    to_provider = grpc.aio.insecure_channel(f"127.0.0.1:{provider_port}")
-    running = await start(vault_config(data), validator=ProviderServiceValidator(to_provider))
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
+    to_provider = _ToProvider()
+    running = await start(vault_config(data), validator=to_provider)
+    channel = grpc.aio.insecure_channel(running.target)
     world: KeyWorld | None = None
     try:
         async with OpenAICompatEmulator("openai", api_keys=tuple(api_keys)) as emulator:
             provider_env = {
-                "AGENTOPIA_PROVIDER_LISTEN": f"127.0.0.1:{provider_port}",
                 "OPENAI_BASE_URL": emulator.base_url,
-                "AGENTOPIA_KEYVAULT_TARGET": f"127.0.0.1:{running.port}",
+                "AGENTOPIA_KEYVAULT_TARGET": running.target,
                 "AGENTOPIA_KEYVAULT_SERVICE_TOKEN": SERVICE_TOKEN,
                 "AGENTOPIA_PROVIDER_KEY_REPORT_INTERVAL_S": "0.05",
                 **(env or {}),
             }
             async with provider_service([OPENAI], provider_env) as service:
-                stub = kv_grpc.KeyVaultServiceStub(channel)
+                to_provider.validator = ProviderServiceValidator(service.channel)
+                stub = kv_grpc.ProviderKeyServiceStub(channel)
                 world = KeyWorld(data, running, stub, emulator, service)
                 yield world
     finally:
         await channel.close(None)
         await (world.vault if world is not None else running).stop()
-        await to_provider.close(None)

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from services.kernel.errors import GatewayError
-from services.provider.adapters.base import RESERVED_KEYS, Call, Chunk, Operation, StreamEnd
-from services.provider.adapters.mock import MockAdapter, MockProfiles
-from services.provider.config import DEFAULT_TIMEOUTS, Timeouts
+from services.provider.adapters.base import GATEWAY_KEY, Call, Chunk, Operation, StreamEnd
+from services.provider.adapters.mock import PROVIDER, MockAdapter, MockProfiles
+from services.provider.settings import DEFAULT_TIMEOUTS, Timeouts
 
 __all__ = ["TIME", "USER", "WEATHER", "drain", "fails", "make_call", "mock"]
 
@@ -39,8 +39,9 @@ def make_call(
     body: dict[str, Any], *, op: Operation = Operation.CHAT, model: str = "mock/test"
 ) -> Call:
     # As the provider servicer does: reserved keys travel beside the body, not in it.
-    extensions = {key: body[key] for key in RESERVED_KEYS if key in body}
-    body = {key: value for key, value in body.items() if key not in RESERVED_KEYS}
+    reserved = (GATEWAY_KEY, PROVIDER.request_key)
+    extensions = {key: body[key] for key in reserved if key in body}
+    body = {key: value for key, value in body.items() if key not in reserved}
     return Call(
         op,
         body,

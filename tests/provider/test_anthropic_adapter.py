@@ -24,9 +24,9 @@ from services.provider.adapters.base import (
     Operation,
     StreamEnd,
 )
-from services.provider.config import ProviderConfig
 from services.provider.http import PooledHttp
 from services.provider.registry import find
+from services.provider.settings import ProviderConfig
 from tests.emulators.anthropic import AnthropicEmulator, Fault, Reply, text, tool_use
 
 SECRET = "sk-ant-api03-adapter-test-secret-key"
@@ -331,6 +331,6 @@ def test_registered_with_its_settings() -> None:
     assert spec.default_base_url == "https://api.anthropic.com"
     adapter = spec.factory(ProviderConfig(name="anthropic"), PooledHttp("anthropic", "http://x"))
     assert adapter.name == "anthropic"
-    assert Capability.TOOLS in adapter.capabilities
-    assert Capability.LOGPROBS not in adapter.capabilities
-    assert Capability.MULTIPLE_CHOICES not in adapter.capabilities
+    assert Capability.CAPABILITY_TOOLS in adapter.capabilities
+    assert Capability.CAPABILITY_LOGPROBS not in adapter.capabilities
+    assert Capability.CAPABILITY_MULTIPLE_CHOICES not in adapter.capabilities

@@ -1,13 +1,16 @@
-"""Service settings from the environment, per registered provider spec."""
+"""Service settings from the environment: which providers are served, and each
+registered provider's own settings by the names its spec declares."""
 
 from __future__ import annotations
 
 import pytest
 
 from services.kernel.config import ConfigError
-from services.provider.config import ServiceConfig, Timeouts
+from services.provider.config import ProviderServiceConfig
 from services.provider.provider_spec import ProviderSpec
-from services.provider.registry import PROVIDERS, find
+from services.provider.registry import DEMO_PROVIDERS, PROVIDERS, find, registered
+from services.provider.settings import Timeouts
+from services.provider.vocabulary import Vocabulary
 
 
 def _factory(config: object, http: object) -> object:
@@ -21,12 +24,13 @@ KEYED = ProviderSpec(
     base_url_env="ACME_BASE_URL",
     default_base_url="https://api.acme.test/v1/",
     options_prefix="ACME_OPT_",
+    vocabulary=Vocabulary(key_prefixes=("acme-",)),
 )
 KEYLESS = ProviderSpec(name="local", factory=_factory)  # type: ignore[arg-type]
 
 
 def test_defaults() -> None:
-    config = ServiceConfig.from_env([KEYED, KEYLESS], {})
+    config = ProviderServiceConfig.from_env({}, specs=[KEYED, KEYLESS])
     assert config.listen == "127.0.0.1:50052"
     assert config.providers["acme"].base_url == "https://api.acme.test/v1"
     assert not config.providers["acme"].configured
@@ -48,7 +52,7 @@ def test_overrides() -> None:
         "AGENTOPIA_UPSTREAM_MAX_CONNECTIONS": "8",
         "AGENTOPIA_UPSTREAM_KEEPALIVE_S": "12",
     }
-    config = ServiceConfig.from_env([KEYED], env)
+    config = ProviderServiceConfig.from_env(env, specs=[KEYED])
     acme = config.providers["acme"]
     assert config.listen == "0.0.0.0:6000"
     assert acme.api_key == "sk-acme-123456"
@@ -70,18 +74,35 @@ def test_overrides() -> None:
 )
 def test_bad_values_fail_fast(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError):
-        ServiceConfig.from_env([KEYED], env)
+        ProviderServiceConfig.from_env(env, specs=[KEYED])
 
 
 def test_duplicate_names_are_rejected() -> None:
     with pytest.raises(ConfigError):
-        ServiceConfig.from_env([KEYED, KEYED], {})
+        ProviderServiceConfig.from_env({}, specs=[KEYED, KEYED])
 
 
-def test_registry_names_are_unique_and_mock_is_there() -> None:
-    names = [spec.name for spec in PROVIDERS]
+def test_registry_names_are_unique() -> None:
+    names = [spec.name for spec in registered(demo=True)]
     assert len(names) == len(set(names))
-    assert find("mock") is not None
     assert find("nope") is None
-    config = ServiceConfig.from_env(PROVIDERS, {})
-    assert config.providers["mock"].configured
+    assert all(find(name) is not None for name in names)
+
+
+def test_development_providers_only_with_the_demo_switch() -> None:
+    production = ProviderServiceConfig.from_env({})
+    assert not production.demo
+    assert {spec.name for spec in production.specs} == {spec.name for spec in PROVIDERS}
+    demo = ProviderServiceConfig.from_env({"AGENTOPIA_DEMO": "true"})
+    assert demo.demo
+    assert set(demo.providers) == {spec.name for spec in (*DEMO_PROVIDERS, *PROVIDERS)}
+    assert all(demo.providers[spec.name].configured for spec in DEMO_PROVIDERS)
+    with pytest.raises(ConfigError, match="AGENTOPIA_DEMO"):
+        ProviderServiceConfig.from_env({"AGENTOPIA_DEMO": "perhaps"})
+
+
+def test_the_redactor_knows_every_served_providers_key_shape() -> None:
+    config = ProviderServiceConfig.from_env({}, specs=[KEYED, KEYLESS])
+    redactor = config.providers["local"].redactor
+    assert redactor is config.providers["acme"].redactor
+    assert redactor.redact("echoed acme-0123456789 back") == "echoed [REDACTED] back"

@@ -1,4 +1,6 @@
-"""`python -m services.provider` as a real process: binds, serves, drains on SIGTERM."""
+"""`python -m services.provider` as a real process: binds, serves, drains on SIGTERM;
+a configuration error, read from the environment or met while composing, is one
+line and exit status 2."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from pathlib import Path
 
 import grpc
 import orjson
+import pytest
 from agentopia.v1 import provider_service_pb2, provider_service_pb2_grpc
 
 from services.kernel.channels import wait_until_serving
@@ -23,6 +26,8 @@ async def test_the_service_process(tmp_path: Path) -> None:
         **{k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")},
         "AGENTOPIA_PROVIDER_LISTEN": "127.0.0.1:0",
         "AGENTOPIA_PORT_FILE": str(port_file),
+        "AGENTOPIA_PROMETHEUS_PORT": "0",
+        "AGENTOPIA_DEMO": "true",
         "AGENTOPIA_MOCK_REPLY": "from the process",
         "OTEL_TRACES_EXPORTER": "none",
     }
@@ -62,17 +67,36 @@ async def test_the_service_process(tmp_path: Path) -> None:
             await process.wait()
 
 
-async def test_a_bad_setting_exits_with_one_clear_line() -> None:
+async def _exit_of(settings: dict[str, str]) -> tuple[int | None, list[bytes]]:
     env = {
         **os.environ,
-        "AGENTOPIA_MOCK_LATENCY_MS": "slow",
         "AGENTOPIA_PROVIDER_LISTEN": "127.0.0.1:0",
+        "AGENTOPIA_PROMETHEUS_PORT": "0",
+        **settings,
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.provider",
         env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     _, stderr = await asyncio.wait_for(process.communicate(), SAFETY_S)
-    assert process.returncode == 2
-    assert b"AGENTOPIA_MOCK" in stderr
-    assert b"Traceback" not in stderr
+    return process.returncode, stderr.strip().splitlines()
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        # read from the environment
+        ({"AGENTOPIA_PROVIDER_GRACE_S": "soon"}, b"AGENTOPIA_PROVIDER_GRACE_S"),
+        ({"AGENTOPIA_DEMO": "perhaps"}, b"AGENTOPIA_DEMO"),
+        # met while composing: the mock adapter reads its own settings
+        ({"AGENTOPIA_DEMO": "true", "AGENTOPIA_MOCK_LATENCY_MS": "slow"}, b"AGENTOPIA_MOCK"),
+    ],
+)
+async def test_a_bad_setting_exits_with_one_clear_line(
+    settings: dict[str, str], named: bytes
+) -> None:
+    code, lines = await _exit_of(settings)
+    assert code == 2
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(b"provider: configuration error: ")
+    assert named in lines[0]

@@ -9,6 +9,7 @@ import grpc
 import orjson
 import pytest
 from agentopia.v1 import provider_service_pb2
+from agentopia.v1.capability_pb2 import Capability
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.kernel.errors import GatewayError
@@ -70,9 +71,14 @@ async def test_list_providers(service: Running) -> None:
     assert set(by_name) == {"mock", "probe", "keyed", "needs_key"}
     mock = by_name["mock"]
     assert mock.configured
-    assert {"chat", "completions", "streaming", "tools", "vision", "json_mode"} <= set(
-        mock.capabilities
-    )
+    assert {
+        Capability.CAPABILITY_CHAT,
+        Capability.CAPABILITY_COMPLETIONS,
+        Capability.CAPABILITY_STREAMING,
+        Capability.CAPABILITY_TOOLS,
+        Capability.CAPABILITY_VISION,
+        Capability.CAPABILITY_JSON_MODE,
+    } <= set(mock.capabilities)
     assert list(mock.capabilities) == sorted(mock.capabilities)
     assert by_name["keyed"].configured
     assert by_name["keyed"].base_url == "http://127.0.0.1:9"
@@ -276,17 +282,19 @@ async def test_mid_stream_failure_after_chunks(service: Running) -> None:
     )
 
 
-async def test_adapter_bug_is_an_internal_error_without_details(service: Running) -> None:
+async def test_adapter_bug_is_an_internal_error_with_the_request_id(service: Running) -> None:
     inv = invocation("probe", {**CHAT, "mode": "boom"})
+    quoted = (("x-request-id", "req-quote-me"),)
     error = await rpc_error(
         service.stub.Generate(
-            provider_service_pb2.GenerateRequest(invocation=inv), timeout=SAFETY_S
+            provider_service_pb2.GenerateRequest(invocation=inv), timeout=SAFETY_S, metadata=quoted
         )
     )
-    assert (error.status, error.code) == (grpc.StatusCode.INTERNAL, "provider_internal_error")
-    assert "sk-proj" not in error.message
+    assert (error.status, error.code) == (grpc.StatusCode.INTERNAL, "internal_error")
+    assert "req-quote-me" in error.message
+    assert "adapter bug" not in error.message
     stream_error = await rpc_error(collect(service, inv))
-    assert stream_error.code == "provider_internal_error"
+    assert stream_error.code == "internal_error"
 
 
 @pytest.mark.parametrize("mode", ["forever", "flood"])

@@ -1,17 +1,31 @@
-"""The canonical upstream-error table, redaction and Retry-After parsing."""
+"""The canonical upstream-error table (generic HTTP), each provider's vocabulary on top
+of it, redaction built from the registered providers, and Retry-After parsing."""
 
 from __future__ import annotations
 
 from email.utils import formatdate
+from http import HTTPStatus
 
 import grpc
 import orjson
 import pytest
 
 from services.provider import errors
-from services.provider.redact import REDACTED, extract_message, redact
+from services.provider.adapters.anthropic.errors import VOCABULARY as ANTHROPIC
+from services.provider.adapters.groq import VOCABULARY as GROQ
+from services.provider.adapters.openai import VOCABULARY as OPENAI
+from services.provider.redact import GENERIC_REDACTOR, REDACTED, Redactor, extract_message
+from services.provider.registry import registered
+from services.provider.vocabulary import (
+    OVERLOADED,
+    UPSTREAM_RULES,
+    Refinement,
+    Vocabulary,
+    rule_for,
+)
 
 S = grpc.StatusCode
+REGISTERED = Redactor.of(spec.vocabulary for spec in registered(demo=True))
 
 # status → (code, grpc status, client http status, retryable)
 TABLE = [
@@ -28,8 +42,9 @@ TABLE = [
     (502, "upstream_bad_gateway", S.UNAVAILABLE, 502, True),
     (503, "upstream_unavailable", S.UNAVAILABLE, 503, True),
     (504, "upstream_gateway_timeout", S.DEADLINE_EXCEEDED, 504, True),
-    (529, "upstream_overloaded", S.UNAVAILABLE, 503, True),
     (418, "upstream_client_error", S.INVALID_ARGUMENT, 400, False),
+    (498, "upstream_client_error", S.INVALID_ARGUMENT, 400, False),
+    (529, "upstream_server_error", S.UNAVAILABLE, 502, True),
     (599, "upstream_server_error", S.UNAVAILABLE, 502, True),
     (302, "upstream_unexpected_status", S.UNAVAILABLE, 502, False),
 ]
@@ -40,28 +55,32 @@ def test_every_status_maps_to_its_row(
     status: int, code: str, grpc_status: grpc.StatusCode, http_status: int, retryable: bool
 ) -> None:
     body = orjson.dumps({"error": {"message": "boom", "type": "x", "param": None, "code": None}})
-    error = errors.upstream_error(provider="openai", status=status, body=body)
+    error = errors.upstream_error(provider="acme", status=status, body=body)
     assert (error.code, error.status, error.http_status, error.retryable) == (
         code,
         grpc_status,
         http_status,
         retryable,
     )
-    assert error.metadata["provider"] == "openai"
+    assert error.metadata["provider"] == "acme"
     assert error.metadata["upstream_status"] == str(status)
     assert "boom" in error.message
     assert f"HTTP {status}" in error.message
 
 
+def test_the_shared_table_is_standard_http_only() -> None:
+    assert all(HTTPStatus(status) for status in UPSTREAM_RULES)
+
+
 def test_provider_auth_failure_is_not_the_clients_fault() -> None:
-    error = errors.upstream_error(provider="openai", status=401, body=b"{}")
+    error = errors.upstream_error(provider="acme", status=401, body=b"{}")
     assert error.http_status == 502
     assert "operator" in error.message
     status = error.to_status_proto()
     assert status.code == S.FAILED_PRECONDITION.value[0]
 
 
-def test_openai_error_body_fields_are_extracted() -> None:
+def test_error_body_fields_are_extracted() -> None:
     body = {
         "error": {
             "message": "Invalid value for 'temperature'.",
@@ -71,7 +90,7 @@ def test_openai_error_body_fields_are_extracted() -> None:
         }
     }
     error = errors.upstream_error(
-        provider="openai", status=400, body=orjson.dumps(body), headers={"x-request-id": "req_1"}
+        provider="acme", status=400, body=orjson.dumps(body), headers={"x-request-id": "req_1"}
     )
     assert error.param == "temperature"
     assert error.metadata["upstream_type"] == "invalid_request_error"
@@ -80,10 +99,23 @@ def test_openai_error_body_fields_are_extracted() -> None:
     assert "Invalid value for 'temperature'." in error.message
 
 
-def test_anthropic_overloaded_error_in_body_wins_over_status() -> None:
+def test_a_vocabulary_adds_statuses_and_refinements() -> None:
+    own = Vocabulary(
+        statuses={599: OVERLOADED},
+        refinements=(Refinement(frozenset({"busy"}), OVERLOADED, status=500),),
+    )
+    assert rule_for(599, vocabulary=own) is OVERLOADED
+    assert rule_for(500, "busy", vocabulary=own) is OVERLOADED
+    assert rule_for(503, "busy", vocabulary=own).code == "upstream_unavailable"  # status-bound
+    assert rule_for(599).code == "upstream_server_error"  # without it: generic
+
+
+def test_an_overloaded_type_in_the_body_wins_over_the_status() -> None:
     body = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
     for status in (500, 529, 503):
-        error = errors.upstream_error(provider="anthropic", status=status, body=orjson.dumps(body))
+        error = errors.upstream_error(
+            provider="acme", status=status, body=orjson.dumps(body), vocabulary=ANTHROPIC
+        )
         assert error.code == "upstream_overloaded"
         assert error.retryable
         assert error.metadata["upstream_type"] == "overloaded_error"
@@ -91,22 +123,35 @@ def test_anthropic_overloaded_error_in_body_wins_over_status() -> None:
 
 def test_insufficient_quota_is_an_operator_problem() -> None:
     body = {"error": {"message": "You exceeded your quota", "type": "insufficient_quota"}}
-    error = errors.upstream_error(provider="openai", status=429, body=orjson.dumps(body))
+    error = errors.upstream_error(
+        provider="acme", status=429, body=orjson.dumps(body), vocabulary=OPENAI
+    )
     assert error.code == "provider_quota_exhausted"
     assert error.http_status == 502
     assert not error.retryable
+    plain = errors.upstream_error(provider="acme", status=429, body=orjson.dumps(body))
+    assert plain.code == "upstream_rate_limited"  # another provider's words mean nothing
+
+
+def test_a_full_flex_tier_is_capacity_exceeded() -> None:
+    error = errors.upstream_error(provider="acme", status=498, vocabulary=GROQ)
+    assert (error.code, error.http_status, error.retryable) == (
+        "upstream_capacity_exceeded",
+        503,
+        True,
+    )
 
 
 def test_non_json_body_gives_a_short_snippet() -> None:
     html = b"<html><body>" + b"Bad gateway " * 200 + b"</body></html>"
-    error = errors.upstream_error(provider="groq", status=502, body=html)
+    error = errors.upstream_error(provider="acme", status=502, body=html)
     assert error.code == "upstream_bad_gateway"
     assert len(error.message) < 700
 
 
 def test_empty_body() -> None:
-    error = errors.upstream_error(provider="groq", status=503)
-    assert error.message.startswith("groq is unavailable (HTTP 503). ")
+    error = errors.upstream_error(provider="acme", status=503)
+    assert error.message.startswith("acme is unavailable (HTTP 503). ")
 
 
 @pytest.mark.parametrize(
@@ -157,21 +202,29 @@ SECRETS = [
     "sk-agp-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
     "gsk_abcdefghijklmnopqrstuvwxyz012345",
     "sk-abc***************wxyz",
-    "AIzaSyA-abcdefghijklmnopqrstuvwxyz012",
 ]
 
 
 @pytest.mark.parametrize("secret", SECRETS)
-def test_key_shaped_tokens_are_redacted(secret: str) -> None:
+def test_key_shapes_of_the_registered_providers_are_redacted(secret: str) -> None:
     body = {"error": {"message": f"Incorrect API key provided: {secret}. See docs."}}
-    error = errors.upstream_error(provider="openai", status=401, body=orjson.dumps(body))
+    error = errors.upstream_error(
+        provider="acme", status=401, body=orjson.dumps(body), redactor=REGISTERED
+    )
     assert secret not in error.message
     assert REDACTED in error.message
     assert "See docs." in error.message
 
 
+def test_a_key_shape_is_redacted_once_a_vocabulary_declares_it() -> None:
+    text = "key AIzaSyA-abcdefghijklmnopqrstuvwxyz012 was refused"
+    assert GENERIC_REDACTOR.redact(text) == text
+    declared = Redactor.of([Vocabulary(key_prefixes=("AIza",))])
+    assert declared.redact(text) == f"key {REDACTED} was refused"
+
+
 def test_bearer_tokens_and_assignments_are_redacted() -> None:
-    text = redact(
+    text = GENERIC_REDACTOR.redact(
         'Authorization: Bearer abc.def-ghi_jkl and api_key="hunter22hunter" x-api-key: zz9zz9'
     )
     assert "abc.def-ghi_jkl" not in text
@@ -188,7 +241,8 @@ def test_configured_secret_values_are_redacted_even_when_not_key_shaped() -> Non
 
 
 def test_ordinary_words_are_not_redacted() -> None:
-    assert redact("task-1 risk-free disk-usage") == "task-1 risk-free disk-usage"
+    words = "task-1 risk-free disk-usage"
+    assert REGISTERED.redact(words) == words
 
 
 def test_long_messages_are_bounded() -> None:
@@ -197,18 +251,20 @@ def test_long_messages_are_bounded() -> None:
 
 
 def test_stream_error_uses_the_error_type() -> None:
-    anthropic = errors.stream_error(
-        provider="anthropic",
+    wrapped = errors.stream_error(
+        provider="acme",
         payload={"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
+        vocabulary=ANTHROPIC,
     )
-    assert anthropic.code == "upstream_overloaded"
-    assert anthropic.retryable
-    openai = errors.stream_error(
-        provider="openai", payload={"error": {"message": "oops", "type": "server_error"}}
+    assert wrapped.code == "upstream_overloaded"
+    assert wrapped.retryable
+    assert wrapped.metadata["upstream_status"] == "529"
+    server = errors.stream_error(
+        provider="acme", payload={"error": {"message": "oops", "type": "server_error"}}
     )
-    assert openai.code == "upstream_server_error"
+    assert server.code == "upstream_server_error"
     rate = errors.stream_error(
-        provider="anthropic", payload={"error": {"type": "rate_limit_error", "message": "slow"}}
+        provider="acme", payload={"error": {"type": "rate_limit_error", "message": "slow"}}
     )
     assert rate.code == "upstream_rate_limited"
     unknown = errors.stream_error(provider="x", payload={"error": "weird"})
@@ -225,9 +281,9 @@ def test_stream_error_uses_the_error_type() -> None:
     ],
 )
 def test_timeouts_are_retryable(phase: str, code: str, grpc_status: grpc.StatusCode) -> None:
-    error = errors.timeout_error("openai", phase, 2.5)
+    error = errors.timeout_error("acme", phase, 2.5)
     assert (error.code, error.status, error.retryable) == (code, grpc_status, True)
-    assert error.metadata == {"provider": "openai", "phase": phase}
+    assert error.metadata == {"provider": "acme", "phase": phase}
 
 
 def test_transport_errors() -> None:
@@ -244,10 +300,16 @@ def test_transport_errors() -> None:
 def test_service_errors() -> None:
     assert errors.invalid_json("x").code == "invalid_json"
     assert errors.invalid_json("x").status == S.INVALID_ARGUMENT
-    missing = errors.provider_not_found("nope", ["mock", "openai"])
+    missing = errors.provider_not_found("nope", ["local", "acme"])
     assert (missing.code, missing.status) == ("provider_not_found", S.NOT_FOUND)
-    assert "mock, openai" in missing.message
-    unconfigured = errors.provider_not_configured("openai", "OPENAI_API_KEY")
+    assert "acme, local" in missing.message
+    unconfigured = errors.provider_not_configured("acme", "ACME_API_KEY")
     assert unconfigured.code == "provider_not_configured"
     assert unconfigured.status == S.FAILED_PRECONDITION
-    assert "OPENAI_API_KEY" in unconfigured.message
+    assert "ACME_API_KEY" in unconfigured.message
+
+
+def test_the_upstream_status_behind_an_error() -> None:
+    assert errors.upstream_status(errors.upstream_error(provider="acme", status=401)) == 401
+    assert errors.upstream_status(errors.connect_error("acme", "refused")) == 0
+    assert errors.upstream_status(errors.invalid_json("x")) is None

@@ -16,8 +16,8 @@ import pytest
 from services.kernel.errors import GatewayError
 from services.provider.adapters import groq
 from services.provider.adapters.base import Call, Chunk, Credential, Operation, StreamEnd, Usage
-from services.provider.config import ProviderConfig
 from services.provider.http import PooledHttp
+from services.provider.settings import ProviderConfig
 from tests.emulators.openai_compat import Fault, OpenAICompatEmulator, Reply, ToolCall
 
 KEY = "gsk_emulatorKey0123456789abcdefABCDEF"

@@ -13,8 +13,9 @@ import pytest
 from aiohttp import web
 
 from services.kernel.errors import GatewayError
-from services.provider.config import DEFAULT_POOL, DEFAULT_TIMEOUTS, PoolLimits, Timeouts
 from services.provider.http import DisabledHttp, PooledHttp, rate_limits
+from services.provider.settings import DEFAULT_POOL, DEFAULT_TIMEOUTS, PoolLimits, Timeouts
+from services.provider.vocabulary import Vocabulary
 
 SAFETY_S = 20.0  # a hang guard, never an assertion
 
@@ -144,7 +145,9 @@ async def test_rate_limit_headers_are_captured(upstream: tuple[Upstream, str]) -
     _, url = upstream
     async with client(url) as http:
         response = await http.post("/json", headers={}, body=b"1")
-    assert rate_limits(response.headers) == {
+    assert rate_limits(response.headers) == {"x-ratelimit-remaining-requests": "99"}
+    own = Vocabulary(rate_limit_prefixes=("anthropic-ratelimit-",))
+    assert rate_limits(response.headers, own) == {
         "x-ratelimit-remaining-requests": "99",
         "anthropic-ratelimit-tokens-remaining": "1000",
     }

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import grpc
 import pytest
-from agentopia.v1 import keyvault_service_pb2 as kv_pb2
+from agentopia.v1 import provider_key_service_pb2 as kv_pb2
 from agentopia.v1 import provider_service_pb2 as pv_pb2
 from google.protobuf import duration_pb2
 
-from keyvault.server import start
 from services.provider.adapters.openai import PROVIDER as OPENAI
 from tests.emulators.openai_compat import Fault, OpenAICompatEmulator
+from tests.keyvault.running import start
 from tests.provider.core_support import invocation, provider_service
 from tests.provider.key_support import (
     ADMIN,
@@ -30,7 +30,7 @@ from tests.provider.key_support import (
     until,
     vault_config,
 )
-from tests.support.edge import free_port
+from tests.support.ports import refused_port
 
 DISABLED = kv_pb2.PROVIDER_KEY_STATE_DISABLED
 COOLING = kv_pb2.PROVIDER_KEY_STATE_COOLING_DOWN
@@ -249,10 +249,15 @@ async def _state_is(world: KeyWorld, key_id: str, state: int) -> bool:
 
 async def test_before_the_first_lease_only_the_environment_key_serves() -> None:
     env_key = "sk-proj-environment-" + "f" * 20
+    with refused_port() as nobody:  # no key vault there
+        await _environment_key_only(env_key, nobody)
+
+
+async def _environment_key_only(env_key: str, nobody: int) -> None:
     async with OpenAICompatEmulator("openai", api_keys=(env_key,)) as emulator:
         env = {
             "OPENAI_BASE_URL": emulator.base_url,
-            "AGENTOPIA_KEYVAULT_TARGET": f"127.0.0.1:{free_port()}",  # nobody there
+            "AGENTOPIA_KEYVAULT_TARGET": f"127.0.0.1:{nobody}",
             "AGENTOPIA_KEYVAULT_SERVICE_TOKEN": SERVICE_TOKEN,
             "AGENTOPIA_PROVIDER_LEASE_WAIT_S": "0",
         }

@@ -11,13 +11,14 @@ import pytest
 
 from services.kernel.config import ConfigError
 from services.kernel.errors import GatewayError
-from services.provider.adapters.base import Chunk, Result, StreamEnd
+from services.provider.adapters.base import Capability, Chunk, Result, StreamEnd
 from services.provider.adapters.mock import PROVIDER, MockProfiles, build
 from services.provider.adapters.mock.content import split_words
+from services.provider.adapters.mock.faults import VOCABULARY
 from services.provider.adapters.mock.settings import SettingsError
-from services.provider.config import ProviderConfig, Timeouts
-from services.provider.errors import rule_for
 from services.provider.http import DisabledHttp
+from services.provider.settings import ProviderConfig, Timeouts
+from services.provider.vocabulary import rule_for
 from tests.provider.mock_support import USER, WEATHER, drain, fails, make_call, mock
 
 
@@ -61,7 +62,7 @@ STATUSES = [400, 401, 403, 404, 408, 409, 413, 422, 429, 500, 502, 503, 504, 529
 async def test_fault_status_gives_the_canonical_error(status: int) -> None:
     body = {"messages": [USER], "mock": {"fault_status": status}}
     error = await fails(mock().generate(make_call(body)))
-    rule = rule_for(status, "overloaded_error" if status == 529 else "")
+    rule = rule_for(status, "overloaded_error" if status == 529 else "", vocabulary=VOCABULARY)
     assert (error.code, error.status, error.retryable) == (rule.code, rule.status, rule.retryable)
     assert error.metadata["upstream_status"] == str(status)
     stream_error = await fails(drain(mock().stream(make_call({**body, "stream": True}))))
@@ -223,7 +224,7 @@ def test_registry_entry() -> None:
     assert PROVIDER.api_key_env is None
     adapter = build(ProviderConfig(name="mock", requires_key=False), DisabledHttp("mock"))
     assert adapter.name == "mock"
-    assert "tools" in {str(c) for c in adapter.capabilities}
+    assert Capability.CAPABILITY_TOOLS in adapter.capabilities
 
 
 @pytest.mark.parametrize(

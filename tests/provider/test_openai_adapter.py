@@ -22,9 +22,10 @@ from services.provider.adapters.base import (
     Usage,
 )
 from services.provider.adapters.openai_compat import OpenAICompatAdapter
-from services.provider.config import ProviderConfig, Timeouts
 from services.provider.http import PooledHttp
+from services.provider.settings import ProviderConfig, Timeouts
 from tests.emulators.openai_compat import Fault, OpenAICompatEmulator, Reply, ToolCall
+from tests.provider.core_support import REDACTOR
 
 KEY = "sk-proj-emulatorKey0123456789abcdef"
 MODEL = "gpt-4o-mini-2024-07-18"
@@ -46,7 +47,7 @@ async def http(emu: OpenAICompatEmulator) -> AsyncIterator[PooledHttp]:
 
 @pytest.fixture
 def adapter(http: PooledHttp) -> OpenAICompatAdapter:
-    return OpenAICompatAdapter(openai.SPEC, http)
+    return OpenAICompatAdapter(openai.SPEC, http, redactor=REDACTOR)
 
 
 def call(body: dict[str, Any], *, op: Operation = Operation.CHAT, key: str = KEY) -> Call:

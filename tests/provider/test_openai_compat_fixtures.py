@@ -1,6 +1,7 @@
-"""Golden fixtures for the OpenAI-compatible adapter (OpenAI and Groq).
+"""Golden fixtures for the OpenAI-compatible adapter, for every registered provider
+built on it (derived from the registry: tests/provider/registered.py).
 
-tests/fixtures/providers/<provider>/*.json, by `kind`:
+tests/fixtures/providers/<provider>/<kind>_*.json, by `kind`:
 - request:  unified request -> the exact upstream body (or the error we raise)
 - response: upstream body -> unified body and usage
 - stream:   upstream SSE data payloads -> unified chunks and usage (or the error)
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -18,7 +18,6 @@ import orjson
 import pytest
 
 from services.kernel.errors import GatewayError
-from services.provider.adapters import groq, openai
 from services.provider.adapters.base import Call, Operation
 from services.provider.adapters.openai_compat.spec import CompatSpec
 from services.provider.adapters.openai_compat.stream import InBandError, StreamTranslator
@@ -29,9 +28,12 @@ from services.provider.adapters.openai_compat.translate import (
     usage_from,
 )
 from services.provider.errors import stream_error
+from tests.provider.registered import FIXTURES, under_test
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
-SPECS: dict[str, CompatSpec] = {"openai": openai.SPEC, "groq": groq.SPEC}
+KINDS = ("request", "response", "stream")
+SPECS: dict[str, CompatSpec] = {
+    provider.name: provider.compat for provider in under_test() if provider.compat is not None
+}
 
 
 def _load(kind: str) -> list[Any]:
@@ -55,9 +57,14 @@ def _call(data: dict[str, Any], body: dict[str, Any] | None = None) -> Call:
 
 
 def test_every_provider_has_fixtures_of_each_kind() -> None:
+    assert SPECS, "no registered provider is built on the openai_compat adapter"
     for provider in SPECS:
-        kinds = {json.loads(p.read_text())["kind"] for p in (FIXTURES / provider).glob("*.json")}
-        assert kinds == {"request", "response", "stream"}, provider
+        kinds = {
+            json.loads(path.read_text())["kind"]
+            for kind in KINDS
+            for path in (FIXTURES / provider).glob(f"{kind}_*.json")
+        }
+        assert kinds == set(KINDS), f"{provider}: fixtures of kinds {sorted(kinds)} only"
 
 
 @pytest.mark.parametrize(("provider", "data"), _load("request"))

@@ -10,7 +10,7 @@ import pytest
 
 from services.kernel.errors import GatewayError
 from services.provider.adapters import groq, openai
-from services.provider.adapters.base import Call, Capability, Operation, Usage
+from services.provider.adapters.base import ALL_CAPABILITIES, Call, Capability, Operation, Usage
 from services.provider.adapters.openai_compat import CompatSpec, ParamAction, ParamRule
 from services.provider.adapters.openai_compat.stream import InBandError, StreamTranslator
 from services.provider.adapters.openai_compat.translate import (
@@ -20,7 +20,7 @@ from services.provider.adapters.openai_compat.translate import (
     usage_from,
 )
 
-CHAT_ONLY = frozenset({Capability.CHAT, Capability.STREAMING})
+CHAT_ONLY = frozenset({Capability.CAPABILITY_CHAT, Capability.CAPABILITY_STREAMING})
 
 
 def _spec(**overrides: Any) -> CompatSpec:
@@ -50,12 +50,12 @@ def test_spec_requires_completions_capability_to_match_the_endpoint() -> None:
     with pytest.raises(ValueError, match="COMPLETIONS"):
         _spec(completions_path="/completions")
     with pytest.raises(ValueError, match="COMPLETIONS"):
-        _spec(capabilities=CHAT_ONLY | {Capability.COMPLETIONS})
+        _spec(capabilities=CHAT_ONLY | {Capability.CAPABILITY_COMPLETIONS})
 
 
 def test_spec_requires_chat() -> None:
     with pytest.raises(ValueError, match="chat"):
-        _spec(capabilities=frozenset({Capability.STREAMING}))
+        _spec(capabilities=frozenset({Capability.CAPABILITY_STREAMING}))
 
 
 def test_spec_rejects_two_rules_for_one_parameter() -> None:
@@ -75,10 +75,10 @@ def test_paths_and_capabilities_of_the_shipped_specs() -> None:
         "https://api.groq.com/openai/v1/chat/completions"
     )
     assert groq.SPEC.path_for(Operation.COMPLETIONS) is None
-    assert Capability.COMPLETIONS not in groq.SPEC.capabilities
-    assert Capability.LOGPROBS not in groq.SPEC.capabilities
-    assert Capability.MULTIPLE_CHOICES not in groq.SPEC.capabilities
-    assert openai.SPEC.capabilities == frozenset(Capability)
+    assert Capability.CAPABILITY_COMPLETIONS not in groq.SPEC.capabilities
+    assert Capability.CAPABILITY_LOGPROBS not in groq.SPEC.capabilities
+    assert Capability.CAPABILITY_MULTIPLE_CHOICES not in groq.SPEC.capabilities
+    assert openai.SPEC.capabilities == ALL_CAPABILITIES
     assert openai.PROVIDER.default_base_url == openai.SPEC.base_url
     assert groq.PROVIDER.api_key_env == "GROQ_API_KEY"
 

@@ -1,108 +1,196 @@
-"""An in-process router + provider service on port 0 (no key vault, no metrics:
-keys are applied to the cache directly and usage events are collected), for
-tests that need to look inside the router while it serves real gRPC."""
+"""An in-process router, composed exactly as `python -m services.router` composes it
+(`services.router.server.compose`), in front of an in-process provider service
+(or a provider double), with a key vault and a metrics service doubled by small
+real servers (see peers.py). Every server listens on port 0; the demo switch is on."""
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import grpc
-from agentopia.v1 import keyvault_service_pb2 as kv_pb2
-from agentopia.v1 import metrics_service_pb2
+from agentopia.v1 import client_key_service_pb2_grpc as ck_grpc
+from agentopia.v1 import metrics_service_pb2_grpc as m_grpc
 from agentopia.v1 import openai_compat_service_pb2_grpc as oc_grpc
 from agentopia.v1 import provider_service_pb2_grpc as pv_grpc
+from agentopia.v1 import routing_admin_service_pb2 as ra_pb2
+from agentopia.v1 import routing_admin_service_pb2_grpc as ra_grpc
+from agentopia.v1 import routing_config_service_pb2_grpc as rc_grpc
+from prometheus_client import CollectorRegistry
 
-from keyvault.client.keycache import KeyCache
-from services.kernel.channels import open_channel
-from services.kernel.hosting import ServiceHost
-from services.provider.config import ServiceConfig
-from services.provider.registry import PROVIDERS
-from services.provider.runtime import ProviderRuntime
-from services.provider.server import build_host
-from services.router.openai_servicer import OpenAICompatServicer
-from services.router.pipeline import Pipeline
-from services.router.routing import Planner, RegistryHolder, RoutingState, load_default
-from services.router.routing.catalog import RegistryCatalog
+from services.kernel.service import Lifecycle, Service
+from services.provider.config import ProviderServiceConfig
+from services.provider.server import compose as compose_provider
+from services.router.config import RouterConfig
+from services.router.server import compose as compose_router
+from tests.router.peers import (
+    ADMIN_KEY,
+    CLIENT_KEY,
+    KeyVaultDouble,
+    MetricsDouble,
+    ProviderDouble,
+    serve_peer,
+)
 
-__all__ = ["CLIENT_KEY", "CollectingSink", "RouterStack", "router_stack"]
+__all__ = [
+    "ADMIN_KEY",
+    "CLIENT_KEY",
+    "RouterStack",
+    "composing",
+    "peers",
+    "provider_double",
+    "provider_service",
+    "router_env",
+    "router_in_front_of",
+    "router_stack",
+    "started",
+]
 
-CLIENT_KEY = "sk-agp-in-process-test-client-key"
-_HASH_KEY = b"h" * 32
-
-
-@dataclass
-class CollectingSink:
-    events: list[metrics_service_pb2.UsageEvent] = field(default_factory=list)
-
-    def record(self, event: metrics_service_pb2.UsageEvent) -> None:
-        self.events.append(event)
+_DEMO = {"AGENTOPIA_DEMO": "true"}
 
 
 @dataclass
 class RouterStack:
     channel: grpc.aio.Channel  # to the router
     stub: oc_grpc.OpenAICompatServiceAsyncStub
-    state: RoutingState
-    pipeline: Pipeline
-    usage: CollectingSink
+    admin: ra_grpc.RoutingAdminServiceAsyncStub
+    keyvault: KeyVaultDouble
+    metrics: MetricsDouble
+
+    @property
+    def admin_auth(self) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {ADMIN_KEY}"),)
+
+    async def deployments(self) -> list[ra_pb2.DeploymentHealth]:
+        """This router's live deployment state, through its admin API."""
+        reply = await self.admin.ListDeploymentHealth(
+            ra_pb2.ListDeploymentHealthRequest(), metadata=self.admin_auth, timeout=10
+        )
+        return list(reply.deployments)
 
 
-def _keys() -> KeyCache:
-    keys = KeyCache()
-    digest = hmac.new(_HASH_KEY, CLIENT_KEY.encode(), hashlib.sha256).digest()
-    record = kv_pb2.ClientKeyRecord(secret_digest=digest, key=kv_pb2.ClientKey(key_id="k1"))
-    keys.apply(kv_pb2.WatchClientKeysResponse(hash_key=_HASH_KEY, version=1, keys=[record]))
-    return keys
+async def composing(compose: Awaitable[Service], life: Lifecycle) -> Service:
+    """Await a compose(); on failure close what it had opened, and re-raise."""
+    try:
+        return await compose
+    except BaseException:
+        await life.close()
+        raise
 
 
 @contextlib.asynccontextmanager
-async def router_stack(provider_env: Mapping[str, str]) -> AsyncIterator[RouterStack]:
-    config = ServiceConfig.from_env(PROVIDERS, env=provider_env)
-    runtime = ProviderRuntime(config, PROVIDERS)
-    await runtime.start()
-    provider_host = build_host(config, runtime)
-    provider_port = await provider_host.start("127.0.0.1:0")
-    await provider_host.mark_serving()
-    registry = RegistryHolder(load_default())
-    state = RoutingState(registry.current)
-    usage = CollectingSink()
+async def started(service: Service, life: Lifecycle) -> AsyncIterator[int]:
+    """Start a composed service on port 0 (ready, then SERVING); stop and close after."""
     try:
-        async with open_channel(f"127.0.0.1:{provider_port}") as to_provider:
-            pipeline = Pipeline(
-                provider=pv_grpc.ProviderServiceStub(to_provider),
-                registry=registry,
-                state=state,
-                planner=Planner(state),
-                usage=usage,
-            )
-            servicer = OpenAICompatServicer(
-                pipeline=pipeline,
-                keys=_keys(),
-                catalog=RegistryCatalog(registry, created=0),
-                max_body_bytes=1 << 20,
-            )
-            router_host = ServiceHost("router")
-            router_host.add(
-                "agentopia.v1.OpenAICompatService",
-                lambda server: oc_grpc.add_OpenAICompatServiceServicer_to_server(servicer, server),
-            )
-            router_port = await router_host.start("127.0.0.1:0")
-            await router_host.mark_serving()
-            try:
-                async with grpc.aio.insecure_channel(f"127.0.0.1:{router_port}") as to_router:
-                    yield RouterStack(
-                        to_router,
-                        oc_grpc.OpenAICompatServiceStub(to_router),
-                        state,
-                        pipeline,
-                        usage,
-                    )
-            finally:
-                await router_host.stop(0)
+        port = await service.host.start("127.0.0.1:0")
+        try:
+            if service.ready is not None:
+                await service.ready()
+            await service.host.mark_serving()
+            yield port
+        finally:
+            await service.host.stop(0)
     finally:
-        await provider_host.stop(0)
-        await runtime.close()
+        await life.close()
+
+
+def router_env(
+    *, provider: str, keyvault: str, metrics: str, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The router's environment for an in-process stack (probes and /metrics off)."""
+    return {
+        **_DEMO,
+        "AGENTOPIA_PROVIDER_TARGET": provider,
+        "AGENTOPIA_KEYVAULT_TARGET": keyvault,
+        "AGENTOPIA_METRICS_TARGET": metrics,
+        "AGENTOPIA_HEALTH_CHECK_INTERVAL_S": "0",
+        "AGENTOPIA_PROMETHEUS_PORT": "0",
+        **(extra or {}),
+    }
+
+
+@contextlib.asynccontextmanager
+async def peers(keyvault: KeyVaultDouble, metrics: MetricsDouble) -> AsyncIterator[tuple[str, str]]:
+    """The key vault and metrics doubles, serving; yields their targets."""
+    vault: list[tuple[str, Any]] = [
+        (
+            "agentopia.v1.ClientKeyService",
+            lambda server: ck_grpc.add_ClientKeyServiceServicer_to_server(keyvault, server),
+        ),
+        (
+            "agentopia.v1.RoutingConfigService",
+            lambda server: rc_grpc.add_RoutingConfigServiceServicer_to_server(keyvault, server),
+        ),
+    ]
+    usage = (
+        "agentopia.v1.MetricsService",
+        lambda server: m_grpc.add_MetricsServiceServicer_to_server(metrics, server),
+    )
+    async with serve_peer("keyvault", *vault) as kv, serve_peer("metrics", usage) as m:
+        yield kv.target, m.target
+
+
+@contextlib.asynccontextmanager
+async def provider_service(env: Mapping[str, str]) -> AsyncIterator[str]:
+    """The provider service, composed in-process (demo on); yields its target."""
+    config = ProviderServiceConfig.from_env({**_DEMO, "AGENTOPIA_PROMETHEUS_PORT": "0", **env})
+    life = Lifecycle()
+    service = await composing(compose_provider(config, life), life)
+    async with started(service, life) as port:
+        yield f"127.0.0.1:{port}"
+
+
+@contextlib.asynccontextmanager
+async def provider_double(double: ProviderDouble) -> AsyncIterator[str]:
+    """A ProviderService double, serving; yields its target."""
+    register = (
+        "agentopia.v1.ProviderService",
+        lambda server: pv_grpc.add_ProviderServiceServicer_to_server(double, server),
+    )
+    async with serve_peer("provider", register) as peer:
+        yield peer.target
+
+
+@contextlib.asynccontextmanager
+async def router_stack(
+    provider_env: Mapping[str, str], extra_router_env: Mapping[str, str] | None = None
+) -> AsyncIterator[RouterStack]:
+    """The router in front of the real provider service (its environment: `provider_env`)."""
+    async with (
+        provider_service(provider_env) as provider_target,
+        router_in_front_of(provider_target, extra_router_env) as stack,
+    ):
+        yield stack
+
+
+@contextlib.asynccontextmanager
+async def router_in_front_of(
+    provider_target: str, extra_router_env: Mapping[str, str] | None = None
+) -> AsyncIterator[RouterStack]:
+    """The router, composed and SERVING, calling the provider service at `provider_target`."""
+    keyvault, metrics = KeyVaultDouble(), MetricsDouble()
+    async with peers(keyvault, metrics) as (keyvault_target, metrics_target):
+        env = router_env(
+            provider=provider_target,
+            keyvault=keyvault_target,
+            metrics=metrics_target,
+            extra=extra_router_env,
+        )
+        life = Lifecycle()
+        composed = compose_router(
+            RouterConfig.from_env(env), life, metrics_registry=CollectorRegistry()
+        )
+        service = await composing(composed, life)
+        async with (
+            started(service, life) as port,
+            grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
+        ):
+            yield RouterStack(
+                channel,
+                oc_grpc.OpenAICompatServiceStub(channel),
+                ra_grpc.RoutingAdminServiceStub(channel),
+                keyvault,
+                metrics,
+            )

@@ -8,7 +8,8 @@ import time
 
 import grpc
 import pytest
-from agentopia.v1 import keyvault_service_pb2 as kv_pb2
+from agentopia.v1 import client_key_service_pb2 as kv_pb2
+from agentopia.v1 import keyvault_types_pb2 as kv_types
 
 from keyvault.client.keycache import KeyCache, bearer_token
 from services.kernel.errors import GatewayError
@@ -18,7 +19,7 @@ HASH_KEY = b"k" * 32
 
 def _record(secret: str, key_id: str, **fields: object) -> kv_pb2.ClientKeyRecord:
     digest = hmac.new(HASH_KEY, secret.encode(), hashlib.sha256).digest()
-    key = kv_pb2.ClientKey(key_id=key_id, name=key_id, role=kv_pb2.KEY_ROLE_CLIENT)
+    key = kv_pb2.ClientKey(key_id=key_id, name=key_id, role=kv_types.KEY_ROLE_CLIENT)
     for name, value in fields.items():
         if name == "expire_at":
             key.expire_time.FromSeconds(int(value))  # type: ignore[call-overload]

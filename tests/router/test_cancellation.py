@@ -5,7 +5,7 @@ event says 499 client_closed_request rather than success."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import orjson
 import pytest
@@ -23,19 +23,27 @@ async def stack() -> AsyncIterator[RouterStack]:
         yield running
 
 
-async def _until(predicate: object, what: str) -> None:
+async def _until(predicate: Callable[[], Awaitable[bool]], what: str) -> None:
     for _ in range(500):  # bounded: up to ~10 s
-        if predicate():  # type: ignore[operator]
+        if await predicate():
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"never: {what}")
+
+
+async def _in_flight(stack: RouterStack) -> bool:
+    return any(d.outstanding for d in await stack.deployments())
+
+
+async def _idle(stack: RouterStack) -> bool:
+    return not await _in_flight(stack)
 
 
 @pytest.mark.parametrize("stream", [False, True])
 async def test_leaving_before_the_first_byte_releases_everything(
     stack: RouterStack, stream: bool
 ) -> None:
-    before = len(stack.usage.events)
+    before = len(stack.metrics.events)
     body = {
         "model": "mock/echo",
         "stream": stream,
@@ -47,13 +55,15 @@ async def test_leaving_before_the_first_byte_releases_everything(
         metadata=(("authorization", f"Bearer {CLIENT_KEY}"),),
     )
     reading = asyncio.ensure_future(call.read())
-    await _until(
-        lambda: any(s.outstanding for s in stack.state.snapshot()), "the attempt is in flight"
-    )
+    await _until(lambda: _in_flight(stack), "the attempt is in flight")
     call.cancel()
     with pytest.raises(asyncio.CancelledError):
         await reading
-    await _until(lambda: len(stack.usage.events) > before, "the usage event")
-    await _until(lambda: not any(s.outstanding for s in stack.state.snapshot()), "leases released")
-    event = stack.usage.events[-1]
+
+    async def recorded() -> bool:
+        return len(stack.metrics.events) > before
+
+    await _until(recorded, "the usage event")
+    await _until(lambda: _idle(stack), "leases released")
+    event = stack.metrics.events[-1]
     assert (event.status_code, event.error_code) == (499, "client_closed_request")

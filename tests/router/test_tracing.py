@@ -13,13 +13,12 @@ import pytest
 import pytest_asyncio
 from agentopia.v1 import openai_compat_service_pb2_grpc as oc_grpc
 from google.api import httpbody_pb2
-from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests.emulators.openai_compat import OpenAICompatEmulator
 from tests.router.stack import CLIENT_KEY, router_stack
+from tests.support.tracing import recording_exporter
 
 PROVIDER_KEY = "sk-upstream-secret-for-trace-test"
 
@@ -33,11 +32,7 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def exporter() -> InMemorySpanExporter:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
-    return exporter
+    return recording_exporter()
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -1,6 +1,8 @@
-"""Start the real mesh — each service its own OS process on free ports — for
-end-to-end tests and benchmarks. Ports are learned from AGENTOPIA_PORT_FILE, so
-nothing is fixed and parallel runs cannot collide."""
+"""Start the real mesh — each service its own OS process on ports it picks — for
+end-to-end tests and benchmarks. Ports are learned from AGENTOPIA_PORT_FILE (and
+Prometheus ports, when asked for, from AGENTOPIA_PROMETHEUS_PORT_FILE), so nothing
+is fixed, nothing is guessed, and parallel runs cannot collide. The development
+switch AGENTOPIA_DEMO is on, as in `make run`."""
 
 from __future__ import annotations
 
@@ -10,14 +12,14 @@ import os
 import secrets
 import signal
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
 
 from services.kernel.channels import wait_until_serving
-from tests.support.edge import free_port
+from tests.support.relay import unix_relay
 
 __all__ = ["ADMIN_KEY", "Mesh", "ServiceProcess", "run_mesh", "start_service"]
 
@@ -31,6 +33,11 @@ class ServiceProcess:
     process: asyncio.subprocess.Process
     port: int
     log: Path
+    prometheus_port: int = 0  # when started with `prometheus=True`
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -59,7 +66,13 @@ class Mesh:
     router_env: dict[str, str] = field(default_factory=dict)
 
     def target(self, name: str) -> str:
-        return f"127.0.0.1:{self.services[name].port}"
+        return self.services[name].target
+
+    def prometheus_url(self, name: str) -> str:
+        """The /metrics of a service started with Prometheus on (`run_mesh(prometheus=...)`)."""
+        port = self.services[name].prometheus_port
+        assert port, f"{name} was started without Prometheus exposition"
+        return f"http://127.0.0.1:{port}/metrics"
 
 
 async def start_service(
@@ -69,18 +82,24 @@ async def start_service(
     env: Mapping[str, str],
     *,
     listen_var: str,
-    port: int = 0,
+    prometheus: bool = False,
 ) -> ServiceProcess:
-    """Start `python -m module` on `port` (0: any free one); return once it is SERVING."""
+    """Start `python -m module` on a port it picks; return once it is SERVING.
+    With `prometheus`, its /metrics is on too (a port it picks: `prometheus_port`)."""
     port_file = workdir / f"{name}.port"
-    port_file.unlink(missing_ok=True)
+    prometheus_file = workdir / f"{name}.prometheus.port"
+    for stale in (port_file, prometheus_file):
+        stale.unlink(missing_ok=True)
     log = workdir / f"{name}.log"
     child_env = {
         **os.environ,
         **env,
-        listen_var: f"127.0.0.1:{port}",
+        listen_var: "127.0.0.1:0",
         "AGENTOPIA_PORT_FILE": str(port_file),
     }
+    if prometheus:
+        child_env["AGENTOPIA_PROMETHEUS_PORT"] = "any"
+        child_env["AGENTOPIA_PROMETHEUS_PORT_FILE"] = str(prometheus_file)
     with log.open("ab") as sink:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", module, env=child_env, stdout=sink, stderr=sink, cwd=os.getcwd()
@@ -88,6 +107,10 @@ async def start_service(
     service = ServiceProcess(name=name, process=process, port=0, log=log)
     try:
         await asyncio.wait_for(_await_serving(service, port_file), _START_TIMEOUT_S)
+        if prometheus:
+            service.prometheus_port = await asyncio.wait_for(
+                _await_port(service, prometheus_file), _START_TIMEOUT_S
+            )
     except (TimeoutError, RuntimeError) as error:
         await service.stop(signal.SIGKILL)
         raise RuntimeError(
@@ -96,13 +119,17 @@ async def start_service(
     return service
 
 
-async def _await_serving(service: ServiceProcess, port_file: Path) -> None:
+async def _await_port(service: ServiceProcess, port_file: Path) -> int:
     while not port_file.exists():
         if service.process.returncode is not None:
             raise RuntimeError(f"exited with status {service.process.returncode}")
         await asyncio.sleep(0.05)
-    service.port = int(port_file.read_text())
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+    return int(port_file.read_text())
+
+
+async def _await_serving(service: ServiceProcess, port_file: Path) -> None:
+    service.port = await _await_port(service, port_file)
+    async with grpc.aio.insecure_channel(service.target) as channel:
         await wait_until_serving(channel, interval_s=0.05)
 
 
@@ -112,10 +139,13 @@ async def run_mesh(
     env: Mapping[str, str] | None = None,
     *,
     service_env: Mapping[str, Mapping[str, str]] | None = None,
+    prometheus: Collection[str] = (),
 ) -> AsyncIterator[Mesh]:
-    """Key vault, metrics and provider first (their ports feed the router), then the router.
-    `env` goes to every service; `service_env[name]` to that one only."""
+    """Key vault, metrics, provider, then the router (each one's address feeds the next).
+    `env` goes to every service; `service_env[name]` to that one only; the services
+    named in `prometheus` also serve /metrics (`mesh.prometheus_url(name)`)."""
     workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "data").mkdir(exist_ok=True)
     base = {
         "AGENTOPIA_DATA_DIR": str(workdir / "data"),
         "AGENTOPIA_ADMIN_KEY": ADMIN_KEY,
@@ -123,71 +153,52 @@ async def run_mesh(
         "AGENTOPIA_KEYVAULT_SERVICE_TOKEN": secrets.token_urlsafe(32),
         "AGENTOPIA_PROMETHEUS_PORT": "0",
         "AGENTOPIA_LOG_LEVEL": "INFO",
+        "AGENTOPIA_DEMO": "true",
         # Active probes would interleave with tests' own upstream traffic; tests that
         # exercise them turn them on.
         "AGENTOPIA_HEALTH_CHECK_INTERVAL_S": "0",
         **(env or {}),
     }
-    (workdir / "data").mkdir(exist_ok=True)
     extra = service_env or {}
-
-    def env_of(name: str, common: Mapping[str, str]) -> dict[str, str]:
-        return {**common, **extra.get(name, {})}
-
     mesh = Mesh(workdir=workdir)
-    try:
-        # The key vault first: the others follow its pushes. It calls the provider
-        # service only to validate keys, so a port picked ahead for the provider
-        # breaks the circle.
-        provider_port, metrics_port = free_port(), free_port()
-        keyvault_env = {**base, "AGENTOPIA_PROVIDER_TARGET": f"127.0.0.1:{provider_port}"}
-        mesh.services["keyvault"] = await start_service(
-            "keyvault",
-            "keyvault",
+
+    async def start(name: str, module: str, common: Mapping[str, str]) -> ServiceProcess:
+        service = await start_service(
+            name,
+            module,
             workdir,
-            env_of("keyvault", keyvault_env),
-            listen_var="AGENTOPIA_KEYVAULT_LISTEN",
+            {**common, **extra.get(name, {})},
+            listen_var=f"AGENTOPIA_{name.upper()}_LISTEN",
+            prometheus=name in prometheus,
         )
-        followers = {
-            **base,
-            "AGENTOPIA_KEYVAULT_TARGET": mesh.target("keyvault"),
+        mesh.services[name] = service
+        return service
+
+    with unix_relay("provider") as to_provider:
+        try:
+            # The key vault first: the others follow its pushes. It calls the provider
+            # service only to validate keys, through a relay connected once the
+            # provider has reported its port.
+            await start(
+                "keyvault", "keyvault", {**base, "AGENTOPIA_PROVIDER_TARGET": to_provider.target}
+            )
+            followers = {**base, "AGENTOPIA_KEYVAULT_TARGET": mesh.target("keyvault")}
+            await start("metrics", "metrics", followers)
             # The provider reports its leased keys' health to the metrics service.
-            "AGENTOPIA_METRICS_TARGET": f"127.0.0.1:{metrics_port}",
-        }
-        second = await asyncio.gather(
-            start_service(
-                "metrics",
-                "metrics",
-                workdir,
-                env_of("metrics", followers),
-                listen_var="AGENTOPIA_METRICS_LISTEN",
-                port=metrics_port,
-            ),
-            start_service(
+            provider = await start(
                 "provider",
                 "services.provider",
-                workdir,
-                env_of("provider", followers),
-                listen_var="AGENTOPIA_PROVIDER_LISTEN",
-                port=provider_port,
-            ),
-        )
-        for service in second:
-            mesh.services[service.name] = service
-        router_env = {
-            **base,
-            "AGENTOPIA_KEYVAULT_TARGET": mesh.target("keyvault"),
-            "AGENTOPIA_METRICS_TARGET": mesh.target("metrics"),
-            "AGENTOPIA_PROVIDER_TARGET": mesh.target("provider"),
-        }
-        mesh.router_env = env_of("router", router_env)
-        mesh.services["router"] = await start_service(
-            "router",
-            "services.router",
-            workdir,
-            mesh.router_env,
-            listen_var="AGENTOPIA_ROUTER_LISTEN",
-        )
-        yield mesh
-    finally:
-        await asyncio.gather(*(service.stop() for service in mesh.services.values()))
+                {**followers, "AGENTOPIA_METRICS_TARGET": mesh.target("metrics")},
+            )
+            to_provider.forward_to(provider.port)
+            mesh.router_env = {
+                **base,
+                "AGENTOPIA_KEYVAULT_TARGET": mesh.target("keyvault"),
+                "AGENTOPIA_METRICS_TARGET": mesh.target("metrics"),
+                "AGENTOPIA_PROVIDER_TARGET": mesh.target("provider"),
+                **extra.get("router", {}),
+            }
+            await start("router", "services.router", mesh.router_env)
+            yield mesh
+        finally:
+            await asyncio.gather(*(service.stop() for service in mesh.services.values()))

@@ -3,9 +3,10 @@
 Starts key vault, metrics, provider, router and the Envoy edge as separate
 processes under supervisord (see tools/localrun/supervisor.py for why supervisord),
 with embedded defaults: SQLite files and the key-encryption key under
-AGENTOPIA_DATA_DIR (./var), the built-in mock provider plus any provider whose
-key is in the environment (OPENAI_*, ANTHROPIC_*, GROQ_* and OTEL_* pass
-through untouched). Waits until every service's grpc.health.v1 Check says
+AGENTOPIA_DATA_DIR (./var), the development switch AGENTOPIA_DEMO=true (the
+fault-injecting `mock` provider and the demo models; the images and the Helm
+chart leave it off) plus any provider whose key is in the environment (provider
+and OTEL_* variables pass through untouched). Waits until every service's grpc.health.v1 Check says
 SERVING and the edge answers, then prints the URL, the admin key and examples.
 Ctrl-C or SIGTERM stops everything; a service that fails to start is reported
 with the tail of its log.
@@ -32,8 +33,9 @@ import threading
 from collections.abc import Mapping
 
 from gateway.probe import grpc_probe, http_probe
-from gateway.settings import REPO_ROOT
+from gateway.settings import REPO_ROOT, console_from_env
 from tools.localrun.banner import banner, first_model
+from tools.localrun.edge import edge_address, edge_port_file, edge_program
 from tools.localrun.supervisor import Program, StartFailure, Supervisor
 
 __all__ = [
@@ -84,6 +86,7 @@ def mesh_env(environ: Mapping[str, str]) -> tuple[dict[str, str], str]:
         "AGENTOPIA_EDGE_LISTEN": "127.0.0.1:8080",
         "AGENTOPIA_EDGE_ADMIN_LISTEN": "127.0.0.1:9901",
         "AGENTOPIA_EDGE_DRAIN_SECONDS": "1",
+        "AGENTOPIA_DEMO": "true",
         "PYTHONUNBUFFERED": "1",
     }
     for listen_var, default, _, _ in SERVICES.values():
@@ -110,15 +113,7 @@ def mesh_programs(env: Mapping[str, str]) -> list[Program]:
         )
         for name, (listen_var, _, prometheus, module) in SERVICES.items()
     ]
-    programs.append(
-        Program(
-            "edge",
-            (python, "-m", "gateway"),
-            env={"OTEL_SERVICE_NAME": "agentopia-edge"},
-            ready=http_probe(f"http://{env['AGENTOPIA_EDGE_LISTEN']}/healthz"),
-            priority=_PRIORITY["edge"],
-        )
-    )
+    programs.append(edge_program(env, priority=_PRIORITY["edge"]))
     return programs
 
 
@@ -147,6 +142,7 @@ def run(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     log_dir = pathlib.Path(env["AGENTOPIA_DATA_DIR"]) / "log"
+    edge_port_file(env).unlink(missing_ok=True)  # a previous run's port is no answer
     supervisor = Supervisor(programs, log_dir=log_dir, env=env)
     names = ", ".join(p.name for p in programs)
     _say(f"Starting {names} (logs in {log_dir}) ...")
@@ -154,10 +150,18 @@ def run(
         with supervisor.running():
             if not supervisor.wait_ready(limit_s=start_limit_s, stop=stop):
                 return 130
-            edge = env["AGENTOPIA_EDGE_LISTEN"]
+            edge = edge_address(env) or env["AGENTOPIA_EDGE_LISTEN"]
             key = env["AGENTOPIA_ADMIN_KEY"]
             model = first_model(f"http://{edge}/v1", key)
-            _say(banner(edge=edge, key=key, key_note=key_note, model=model, logs=str(log_dir)))
+            text = banner(
+                edge=edge,
+                key=key,
+                key_note=key_note,
+                model=model,
+                logs=str(log_dir),
+                console_dir=console_from_env(env),
+            )
+            _say(text)
             _watch(supervisor, stop)
             _say("Stopping ...")
         _say("Stopped.")

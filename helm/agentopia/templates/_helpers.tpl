@@ -105,6 +105,10 @@ app.kubernetes.io/part-of: agentopia
 - name: AGENTOPIA_PROMETHEUS_ADDR
   value: "0.0.0.0"
 {{- end }}
+{{- if and $root.Values.demo.enabled (has $name (list "router" "provider")) }}
+- name: AGENTOPIA_DEMO
+  value: "true"
+{{- end }}
 {{- if $root.Values.otel.enabled }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
   value: {{ printf "http://%s:%v" $root.Values.otel.host $root.Values.otel.port | quote }}

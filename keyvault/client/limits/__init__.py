@@ -10,10 +10,12 @@ with true usage, release on failure. See keyvault/README.md for the over-admissi
 from __future__ import annotations
 
 from keyvault.client.limits.memory_limiter import MemoryLimiter
+from keyvault.client.limits.periods import BudgetPeriod
 from keyvault.client.limits.redis_limiter import RedisLimiter
 from keyvault.client.limits.types import KeyUsage, Limiter, Limits, Reservation, limit_exceeded
 
 __all__ = [
+    "BudgetPeriod",
     "KeyUsage",
     "Limiter",
     "Limits",

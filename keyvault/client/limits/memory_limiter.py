@@ -10,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from keyvault.client.limits.periods import period_bounds
+from keyvault.client.limits.periods import BudgetPeriod, period_bounds
 from keyvault.client.limits.types import (
     KeyUsage,
     Limits,
@@ -18,7 +18,6 @@ from keyvault.client.limits.types import (
     check_amounts,
     limit_exceeded,
 )
-from keyvault.records import BudgetPeriod
 
 __all__ = ["MemoryLimiter"]
 

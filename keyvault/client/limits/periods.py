@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 
-from keyvault.records import BudgetPeriod
+__all__ = ["BudgetPeriod", "period_bounds"]
 
-__all__ = ["period_bounds"]
+
+class BudgetPeriod(enum.StrEnum):
+    """How often a client key's budget starts afresh; NONE is a key without a budget
+    (its usage is still counted by month)."""
+
+    NONE = ""
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+    TOTAL = "total"
+
 
 _DAY_MS = 86_400_000
 

@@ -13,6 +13,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from keyvault.client.limits.periods import BudgetPeriod
 from keyvault.client.limits.types import (
     KeyUsage,
     Limits,
@@ -21,7 +22,6 @@ from keyvault.client.limits.types import (
     limit_exceeded,
     limits_unavailable,
 )
-from keyvault.records import BudgetPeriod
 from services.kernel.errors import GatewayError
 
 __all__ = ["RedisLimiter"]

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import grpc
-from agentopia.v1 import keyvault_service_pb2 as kv_pb2
+from agentopia.v1 import client_key_service_pb2 as kv_pb2
 
-from keyvault.money import format_usd, parse_usd
-from keyvault.records import BudgetPeriod
+from keyvault.client.limits.periods import BudgetPeriod
+from keyvault.client.money import format_usd, parse_usd
 from services.kernel.errors import GatewayError
 
 __all__ = [

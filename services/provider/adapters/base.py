@@ -4,7 +4,8 @@ An adapter turns one unified call (an OpenAI-shaped request) into an upstream
 call and the upstream answer back into OpenAI-shaped output. Translation is pure
 (see each provider's translate.py / stream.py); the adapter class only wires it
 to the injected `UpstreamHttp`. What an adapter cannot do is absent from its
-`capabilities`, never a stub method.
+`capabilities` (values of the one `agentopia.v1.Capability` enum), never a
+stub method.
 """
 
 from __future__ import annotations
@@ -15,11 +16,20 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from keyvault.client.provider_keys.credential import Credential
+from services.provider.client.capabilities import (
+    ALL_CAPABILITIES,
+    Capability,
+    CapabilityValue,
+)
+
 __all__ = [
-    "RESERVED_KEYS",
+    "ALL_CAPABILITIES",
+    "GATEWAY_KEY",
     "Adapter",
     "Call",
     "Capability",
+    "CapabilityValue",
     "Chunk",
     "Credential",
     "Operation",
@@ -35,35 +45,15 @@ __all__ = [
 
 Json = dict[str, Any]
 
-# Top-level request keys that belong to the gateway, never to a provider:
-# `agentopia` (routing requirements, read by the router) and `mock` (dev knobs).
-RESERVED_KEYS = ("agentopia", "mock")
+# The top-level request key that belongs to the gateway, never to a provider: routing
+# requirements, read by the router. (A provider may reserve one more for its own
+# per-request settings: ProviderSpec.request_key.)
+GATEWAY_KEY = "agentopia"
 
 
 class Operation(enum.StrEnum):
     CHAT = "chat"  # /v1/chat/completions
     COMPLETIONS = "completions"  # /v1/completions (legacy)
-
-
-class Capability(enum.StrEnum):
-    CHAT = "chat"
-    COMPLETIONS = "completions"
-    STREAMING = "streaming"
-    TOOLS = "tools"
-    PARALLEL_TOOLS = "parallel_tools"
-    VISION = "vision"
-    JSON_MODE = "json_mode"
-    JSON_SCHEMA = "json_schema"
-    LOGPROBS = "logprobs"
-    MULTIPLE_CHOICES = "n"
-
-
-@dataclass(frozen=True, slots=True)
-class Credential:
-    """A provider API key; `secret` never appears in repr, logs or errors."""
-
-    key_id: str
-    secret: str = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +89,9 @@ class Call:
     request_id: str
     default_max_tokens: int = 4096
     credential: Credential | None = None
-    # Gateway-reserved request keys (RESERVED_KEYS), taken out of `body` so that
-    # no upstream ever sees them: e.g. the mock provider's per-request `mock` knobs.
+    # Reserved request keys (GATEWAY_KEY, and the provider's own request key), taken
+    # out of `body` so that no upstream ever sees them: e.g. per-request settings of
+    # an adapter that reads its own (ProviderSpec.request_key).
     extensions: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -147,7 +138,7 @@ class Adapter(Protocol):
     def name(self) -> str: ...
 
     @property
-    def capabilities(self) -> frozenset[Capability]: ...
+    def capabilities(self) -> frozenset[CapabilityValue]: ...
 
     async def generate(self, call: Call) -> Result:
         """One complete response; raises GatewayError on any failure."""

@@ -34,12 +34,12 @@ from services.router.routing.headers import EXCLUDED_HEADER, ROUTE_HEADER, route
 from services.router.routing.health import HealthMonitor, ProbeResult
 from services.router.routing.loader import RegistryError, load_default, load_path, parse_registry
 from services.router.routing.plan import Attempt, AttemptKind, Plan, Planner
+from services.router.routing.prices import Pricing, estimate_usd, list_price
 from services.router.routing.registry import (
     AUTO,
     Alias,
     Deployment,
     Model,
-    Pricing,
     Registry,
     RegistryHolder,
     ResolutionKind,
@@ -96,6 +96,8 @@ __all__ = [
     "Strategy",
     "classify",
     "estimate_text_tokens",
+    "estimate_usd",
+    "list_price",
     "load_default",
     "load_path",
     "model_object",

@@ -1,4 +1,4 @@
-"""Models as OpenAI model objects for GET /v1/models, filtered by the caller's key.
+"""Models as OpenAI-shaped model objects for GET /v1/models, filtered by the caller's key.
 
 `RegistryCatalog` reads the current registry on every call, so an admin edit is
 visible at once; it fits the router's `ModelCatalog` protocol (any principal
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any, Protocol
 
+from services.router.routing.capabilities import spell_all
 from services.router.routing.registry import Alias, Model, RegistryHolder
 
 __all__ = ["ModelCatalog", "RegistryCatalog", "alias_object", "model_object"]
@@ -31,7 +32,8 @@ class ModelCatalog(Protocol):
 
 
 def model_object(model: Model, *, created: int = 0) -> dict[str, Any]:
-    """OpenAI's model object plus what the gateway knows (prices in USD per Mtok)."""
+    """The OpenAI-shaped model object plus what the gateway knows (prices in USD per Mtok,
+    from the shared price table; null where the model is unpriced)."""
     price = model.pricing
     return {
         "id": model.id,
@@ -40,7 +42,7 @@ def model_object(model: Model, *, created: int = 0) -> dict[str, Any]:
         "owned_by": model.provider,
         "provider": model.provider,
         "upstream_model": model.upstream_id,
-        "capabilities": sorted(model.capabilities or ()),
+        "capabilities": spell_all(model.capabilities or ()),
         "context_window": model.context_window or 0,
         "max_output_tokens": model.max_output_tokens or 0,
         "pricing": {

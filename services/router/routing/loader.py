@@ -4,71 +4,117 @@ The format (`schema_version = 1`) is documented in `models.toml`, which ships
 with the router. Every mistake is a `RegistryError` naming the field by path
 (`models[3].deployments[0].wieght: unknown field`), so an admin edit that would
 break routing is refused before it replaces the running registry.
+
+The shipped registry lists production models only. The demo models (those of
+the fault-injecting demo provider) live in `demo_models.toml`, appended to the
+shipped document when the demo switch is on, so the revision an admin reads
+and edits is the one document the router routes with.
 """
 
 from __future__ import annotations
 
-import math
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from metrics.client.pricing import PriceTable, default_table
+from services.router.routing.capabilities import (
+    CHAT,
+    STREAMING,
+    Capabilities,
+    parse_capabilities,
+)
+from services.router.routing.fields import RegistryError, Table
+from services.router.routing.prices import list_price
 from services.router.routing.registry import (
     AUTO,
     BALANCER_STRATEGIES,
-    KNOWN_CAPABILITIES,
     Alias,
     Deployment,
     Model,
-    Pricing,
     ProviderDefaults,
     Registry,
     valid_id,
 )
 
-__all__ = ["SCHEMA_VERSION", "RegistryError", "load_default", "load_path", "parse_registry"]
+__all__ = [
+    "DEMO_FILE",
+    "SCHEMA_VERSION",
+    "SHIPPED_FILE",
+    "RegistryError",
+    "load_default",
+    "load_path",
+    "parse_registry",
+    "shipped_document",
+]
 
 SCHEMA_VERSION = 1
-_DEFAULT_FILE = "models.toml"
+SHIPPED_FILE = "models.toml"
+DEMO_FILE = "demo_models.toml"
+_DEFAULT_CAPABILITIES: Capabilities = frozenset({CHAT, STREAMING})
 
 
-class RegistryError(ValueError):
-    """The registry config is invalid; the message names the field."""
+def shipped_document(*, demo: bool) -> str:
+    """The shipped registry's TOML text, with the demo models appended when `demo`."""
+    package = resources.files(__package__)
+    text = package.joinpath(SHIPPED_FILE).read_text(encoding="utf-8")
+    if demo:
+        text += "\n" + package.joinpath(DEMO_FILE).read_text(encoding="utf-8")
+    return text
 
 
-def load_default(*, version: int | None = None) -> Registry:
-    """The registry shipped with the router (services/router/routing/models.toml)."""
-    text = resources.files(__package__).joinpath(_DEFAULT_FILE).read_text(encoding="utf-8")
-    return parse_registry(text, source=_DEFAULT_FILE, version=version)
+def load_default(
+    *, demo: bool = False, version: int | None = None, prices: PriceTable | None = None
+) -> Registry:
+    """The registry shipped with the router (services/router/routing/models.toml),
+    plus the demo models when `demo`."""
+    source = f"{SHIPPED_FILE} + {DEMO_FILE}" if demo else SHIPPED_FILE
+    text = shipped_document(demo=demo)
+    return parse_registry(text, source=source, version=version, prices=prices)
 
 
-def load_path(path: str | Path, *, version: int | None = None) -> Registry:
+def load_path(
+    path: str | Path, *, version: int | None = None, prices: PriceTable | None = None
+) -> Registry:
     file = Path(path)
-    return parse_registry(file.read_text(encoding="utf-8"), source=str(file), version=version)
+    text = file.read_text(encoding="utf-8")
+    return parse_registry(text, source=str(file), version=version, prices=prices)
 
 
-def parse_registry(text: str, *, source: str = "", version: int | None = None) -> Registry:
-    """Parse and validate; `version` overrides the file's own (admin edits bump it)."""
+def parse_registry(
+    text: str,
+    *,
+    source: str = "",
+    version: int | None = None,
+    prices: PriceTable | None = None,
+) -> Registry:
+    """Parse and validate; `version` overrides the file's own (admin edits bump it).
+    Models are priced from `prices` (default: the shipped price table)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RegistryError(f"{source or 'config'}: invalid TOML: {exc}") from None
-    return build_registry(data, source=source, version=version)
+    return build_registry(data, source=source, version=version, prices=prices)
 
 
 def build_registry(
-    data: Mapping[str, Any], *, source: str = "", version: int | None = None
+    data: Mapping[str, Any],
+    *,
+    source: str = "",
+    version: int | None = None,
+    prices: PriceTable | None = None,
 ) -> Registry:
-    top = _Table("", data)
+    table = prices or default_table()
+    top = Table("", data)
     schema = top.integer("schema_version", minimum=1)
     if schema != SCHEMA_VERSION:
         raise RegistryError(f"schema_version: {schema} is not supported (expected 1)")
     file_version = top.integer("version", minimum=0)
     providers = _providers(top.table("providers"))
-    models = _models(top.array("models"), providers)
+    models = _models(top.array("models"), providers, table)
     aliases = _aliases(top.optional_table("aliases"), models)
     top.done()
     _check_fallbacks(models)
@@ -78,11 +124,12 @@ def build_registry(
         providers=MappingProxyType(providers),
         models=MappingProxyType(models),
         aliases=MappingProxyType(aliases),
+        prices=table,
         source=source,
     )
 
 
-def _providers(table: _Table) -> dict[str, ProviderDefaults]:
+def _providers(table: Table) -> dict[str, ProviderDefaults]:
     out: dict[str, ProviderDefaults] = {}
     for name, sub in table.subtables():
         _require_id(sub.path, name)
@@ -99,11 +146,13 @@ def _providers(table: _Table) -> dict[str, ProviderDefaults]:
     return out
 
 
-def _models(items: list[_Table], providers: Mapping[str, ProviderDefaults]) -> dict[str, Model]:
+def _models(
+    items: list[Table], providers: Mapping[str, ProviderDefaults], prices: PriceTable
+) -> dict[str, Model]:
     models: dict[str, Model] = {}
     deployment_ids: set[str] = set()
     for item in items:
-        model = _model(item, providers)
+        model = _model(item, providers, prices)
         if model.id in models:
             raise RegistryError(f"{item.path}.id: duplicate model id {model.id!r}")
         for dep in model.deployments:
@@ -116,19 +165,14 @@ def _models(items: list[_Table], providers: Mapping[str, ProviderDefaults]) -> d
     return models
 
 
-def _model(item: _Table, providers: Mapping[str, ProviderDefaults]) -> Model:
+def _model(item: Table, providers: Mapping[str, ProviderDefaults], prices: PriceTable) -> Model:
     model_id = item.string("id")
     _require_id(f"{item.path}.id", model_id)
     if model_id == AUTO:
         raise RegistryError(f"{item.path}.id: 'auto' is reserved")
     provider = _provider_ref(item, "provider", providers)
     upstream = item.string("upstream_id", default=model_id)
-    capabilities = frozenset(item.strings("capabilities", default=("chat", "streaming")))
-    unknown = sorted(capabilities - KNOWN_CAPABILITIES)
-    if unknown:
-        raise RegistryError(
-            f"{item.path}.capabilities: unknown {unknown}; known: {sorted(KNOWN_CAPABILITIES)}"
-        )
+    capabilities = _capabilities(item)
     defaults = providers[provider]
     deployments = tuple(
         _deployment(sub, model_id, provider, upstream, providers)
@@ -143,7 +187,7 @@ def _model(item: _Table, providers: Mapping[str, ProviderDefaults]) -> Model:
         capabilities=capabilities,
         context_window=item.integer("context_window", minimum=1),
         max_output_tokens=item.integer("max_output_tokens", minimum=1),
-        pricing=_pricing(item.table("price")),
+        pricing=list_price(prices, provider, upstream),
         deployments=deployments,
         fallbacks=tuple(item.strings("fallbacks", default=())),
         latency_ms=item.optional_number("latency_ms"),
@@ -155,26 +199,24 @@ def _model(item: _Table, providers: Mapping[str, ProviderDefaults]) -> Model:
     return model
 
 
-def _balancer(item: _Table) -> str:
+def _capabilities(item: Table) -> Capabilities:
+    if item.absent("capabilities"):
+        return _DEFAULT_CAPABILITIES
+    try:
+        return parse_capabilities(item.strings("capabilities"))
+    except ValueError as error:
+        raise RegistryError(f"{item.path}.capabilities: {error}") from None
+
+
+def _balancer(item: Table) -> str:
     name = item.string("balancer", default="weighted")
     if name not in BALANCER_STRATEGIES:
         raise RegistryError(f"{item.path}.balancer: must be one of {list(BALANCER_STRATEGIES)}")
     return name
 
 
-def _pricing(table: _Table) -> Pricing:
-    pricing = Pricing(
-        input=table.optional_number("input"),
-        output=table.optional_number("output"),
-        cached_input=table.optional_number("cached_input"),
-        source=table.string("source"),
-    )
-    table.done()
-    return pricing
-
-
 def _deployment(
-    sub: _Table,
+    sub: Table,
     model_id: str,
     provider: str,
     upstream: str,
@@ -212,7 +254,7 @@ def _default_deployment(
     )
 
 
-def _aliases(table: _Table | None, models: Mapping[str, Model]) -> dict[str, Alias]:
+def _aliases(table: Table | None, models: Mapping[str, Model]) -> dict[str, Alias]:
     out: dict[str, Alias] = {}
     if table is None:
         return out
@@ -245,7 +287,7 @@ def _check_fallbacks(models: Mapping[str, Model]) -> None:
 
 
 def _provider_ref(
-    table: _Table,
+    table: Table,
     key: str,
     providers: Mapping[str, ProviderDefaults],
     default: str | None = None,
@@ -265,93 +307,3 @@ def _require_id(path: str, value: str) -> None:
             f"{path}: {value!r} is not a valid id (letters, digits and ._:/@+- only, "
             "starting with a letter or digit, at most 200 characters)"
         )
-
-
-_MISSING: Any = object()
-
-
-class _Table:
-    """A TOML table read field by field; `done()` rejects whatever was not read."""
-
-    def __init__(self, path: str, data: Mapping[str, Any]) -> None:
-        self.path = path
-        self._data = data
-        self._seen: set[str] = set()
-
-    def _at(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    def _get(self, key: str, default: Any) -> Any:
-        self._seen.add(key)
-        value = self._data.get(key, _MISSING)
-        if value is _MISSING:
-            if default is _MISSING:
-                raise RegistryError(f"{self._at(key)}: required field is missing")
-            return default
-        return value
-
-    def done(self) -> None:
-        unknown = sorted(set(self._data) - self._seen)
-        if unknown:
-            raise RegistryError(f"{self._at(unknown[0])}: unknown field")
-
-    def string(self, key: str, default: Any = _MISSING) -> str:
-        value = self._get(key, default)
-        if not isinstance(value, str):
-            raise RegistryError(f"{self._at(key)}: must be a string")
-        return value
-
-    def boolean(self, key: str, default: Any = _MISSING) -> bool:
-        value = self._get(key, default)
-        if not isinstance(value, bool):
-            raise RegistryError(f"{self._at(key)}: must be true or false")
-        return value
-
-    def integer(self, key: str, *, minimum: int, default: Any = _MISSING) -> int:
-        value = self._get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise RegistryError(f"{self._at(key)}: must be an integer >= {minimum}")
-        return value
-
-    def number(self, key: str, *, default: Any = _MISSING, positive: bool = False) -> float:
-        value = self._get(key, default)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
-            raise RegistryError(f"{self._at(key)}: must be a number")
-        if value < 0 or (positive and value == 0):
-            raise RegistryError(f"{self._at(key)}: must be {'> 0' if positive else '>= 0'}")
-        return float(value)
-
-    def optional_number(self, key: str) -> float | None:
-        if self._data.get(key) is None:
-            self._seen.add(key)
-            return None
-        return self.number(key)
-
-    def strings(self, key: str, default: Any = _MISSING) -> list[str]:
-        value = self._get(key, default)
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise RegistryError(f"{self._at(key)}: must be an array of strings")
-        return list(value)
-
-    def optional_table(self, key: str) -> _Table | None:
-        return None if self._data.get(key) is None else self.table(key)
-
-    def table(self, key: str) -> _Table:
-        value = self._get(key, _MISSING)
-        if not isinstance(value, Mapping):
-            raise RegistryError(f"{self._at(key)}: must be a table")
-        return _Table(self._at(key), value)
-
-    def array(self, key: str, *, required: bool = True) -> list[_Table]:
-        value = self._get(key, _MISSING if required else [])
-        if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
-            raise RegistryError(f"{self._at(key)}: must be an array of tables")
-        return [_Table(f"{self._at(key)}[{i}]", v) for i, v in enumerate(value)]
-
-    def subtables(self) -> Iterator[tuple[str, _Table]]:
-        for key in list(self._data):
-            yield key, self.table(key)

@@ -5,11 +5,15 @@ and never mutated; the router swaps whole snapshots through `RegistryHolder`, so
 a request always sees one consistent version. Lookups are dict probes.
 
 Names a client may send as `model`:
-- a listed model id (`gpt-4o-mini`, `mock/echo`);
+- a listed model id;
 - an alias (`fast`, `smart`, ...): an ordered fallback chain of model ids;
 - `auto`: every listed model, filtered and ranked by the request's requirements;
 - `<provider>/<upstream-id>` for a provider that allows passthrough: any model id
-  the provider knows, even if unlisted (synthesized with unknown price/context).
+  the provider knows, even if unlisted (synthesized with unknown context, and
+  priced by the price table if it knows the upstream id).
+
+Capabilities are `agentopia.v1.Capability` values (see `capabilities.py`);
+prices come from the shared price table (see `prices.py`).
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ from types import MappingProxyType
 
 import grpc
 
+from metrics.client.pricing import PriceTable
 from services.kernel.errors import GatewayError
+from services.router.routing.capabilities import Capabilities, CapabilityValue
+from services.router.routing.prices import Pricing, list_price
 
 __all__ = [
     "AUTO",
     "BALANCER_STRATEGIES",
-    "KNOWN_CAPABILITIES",
     "Alias",
     "Deployment",
     "Model",
@@ -41,22 +47,6 @@ __all__ = [
 
 AUTO = "auto"
 
-# The vocabulary of the provider adapters' `Capability` enum (and ProviderInfo).
-KNOWN_CAPABILITIES = frozenset(
-    {
-        "chat",
-        "completions",
-        "streaming",
-        "tools",
-        "parallel_tools",
-        "vision",
-        "json_mode",
-        "json_schema",
-        "logprobs",
-        "n",
-    }
-)
-
 # How a model spreads load over its deployments (balancer.Strategy values).
 BALANCER_STRATEGIES = ("weighted", "least_outstanding", "latency")
 
@@ -66,25 +56,6 @@ _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}")
 
 def valid_id(value: str) -> bool:
     return _ID.fullmatch(value) is not None
-
-
-@dataclass(frozen=True, slots=True)
-class Pricing:
-    """USD per million tokens; None where unknown (never treated as free)."""
-
-    input: float | None = None
-    output: float | None = None
-    cached_input: float | None = None
-    source: str = ""
-
-    @property
-    def known(self) -> bool:
-        return self.input is not None and self.output is not None
-
-    def estimate_usd(self, prompt_tokens: int, completion_tokens: int) -> float | None:
-        if self.input is None or self.output is None:
-            return None
-        return (prompt_tokens * self.input + completion_tokens * self.output) / 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,10 +78,10 @@ class Model:
     provider: str
     upstream_id: str
     # None = unknown (a synthesized passthrough model): never excluded for it.
-    capabilities: frozenset[str] | None
+    capabilities: Capabilities | None
     context_window: int | None
     max_output_tokens: int | None
-    pricing: Pricing
+    pricing: Pricing  # from the price table when the registry was built
     deployments: tuple[Deployment, ...]
     fallbacks: tuple[str, ...] = ()
     latency_ms: float | None = None  # declared typical time to first token, a prior
@@ -119,7 +90,7 @@ class Model:
     description: str = ""
     synthetic: bool = False
 
-    def supports(self, capability: str) -> bool:
+    def supports(self, capability: CapabilityValue) -> bool:
         return self.capabilities is None or capability in self.capabilities
 
     @property
@@ -168,6 +139,7 @@ class Registry:
     providers: Mapping[str, ProviderDefaults]
     models: Mapping[str, Model]
     aliases: Mapping[str, Alias]
+    prices: PriceTable  # prices the models, and passthrough models as they appear
     source: str = ""
     deployments: Mapping[str, Deployment] = field(init=False)
     _by_upstream: Mapping[tuple[str, str], Model] = field(init=False, repr=False)
@@ -212,11 +184,11 @@ class Registry:
         if not sep or defaults is None:
             return None
         listed = self._by_upstream.get((provider, upstream))
-        if listed is not None:  # `openai/gpt-4o-mini` is the listed gpt-4o-mini
+        if listed is not None:  # `<provider>/<listed upstream id>` is that listed model
             return ResolutionKind.MODEL, listed
         if not upstream or not defaults.passthrough or not valid_id(name):
             return None
-        return ResolutionKind.PASSTHROUGH, _synthesize(name, upstream, defaults)
+        return ResolutionKind.PASSTHROUGH, _synthesize(name, upstream, defaults, self.prices)
 
     def allowed(self, scopes: Collection[str], model: Model | str) -> bool:
         """Whether a key whose `allowed_models` are `scopes` may use `model`.
@@ -246,7 +218,7 @@ class Registry:
         )
 
 
-def _synthesize(name: str, upstream: str, defaults: ProviderDefaults) -> Model:
+def _synthesize(name: str, upstream: str, defaults: ProviderDefaults, prices: PriceTable) -> Model:
     deployment = Deployment(
         id=name,
         model=name,
@@ -263,7 +235,7 @@ def _synthesize(name: str, upstream: str, defaults: ProviderDefaults) -> Model:
         capabilities=None,
         context_window=None,
         max_output_tokens=None,
-        pricing=Pricing(source="unlisted passthrough model: price unknown"),
+        pricing=list_price(prices, defaults.name, upstream),
         deployments=(deployment,),
         synthetic=True,
         description="unlisted model passed through to its provider",

@@ -6,12 +6,12 @@ when both are present the body's fields win over the header's, field by field.
 Every mistake is an INVALID_ARGUMENT `invalid_requirements` naming the field.
 
     {
-      "capabilities": ["tools", "vision"],   # see registry.KNOWN_CAPABILITIES
+      "capabilities": ["tools", "vision"],   # agentopia.v1.Capability short names
       "max_input_price": 1.0,                # USD per million input tokens
       "max_output_price": 4.0,               # USD per million output tokens
       "prefer": "cost" | "latency",
-      "providers": ["openai", "groq"],       # allowed providers
-      "exclude_providers": ["anthropic"],
+      "providers": ["provider-a", "provider-b"],   # allowed providers
+      "exclude_providers": ["provider-c"],
       "min_context": 100000,                 # context window, tokens
       "max_latency_ms": 1500                 # expected time to first token
     }
@@ -29,7 +29,7 @@ import grpc
 import orjson
 
 from services.kernel.errors import GatewayError
-from services.router.routing.registry import KNOWN_CAPABILITIES
+from services.router.routing.capabilities import Capabilities, parse_capabilities
 
 __all__ = [
     "EXTENSION_KEY",
@@ -52,7 +52,7 @@ class Prefer(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Requirements:
-    capabilities: frozenset[str] = frozenset()
+    capabilities: Capabilities = frozenset()
     max_input_price: float | None = None
     max_output_price: float | None = None
     prefer: Prefer | None = None  # None: not stated (auto ranks by cost)
@@ -125,13 +125,12 @@ def _names(path: str, value: Any) -> frozenset[str]:
     return frozenset(value)
 
 
-def _capabilities(path: str, value: Any) -> frozenset[str]:
+def _capabilities(path: str, value: Any) -> Capabilities:
     names = _names(path, value)
-    unknown = sorted(names - KNOWN_CAPABILITIES)
-    if unknown:
-        known = ", ".join(sorted(KNOWN_CAPABILITIES))
-        raise _invalid(path, f"unknown capability {unknown[0]!r}; known: {known}")
-    return names
+    try:
+        return parse_capabilities(sorted(names))
+    except ValueError as error:
+        raise _invalid(path, str(error)) from None
 
 
 def _providers(path: str, value: Any) -> frozenset[str]:

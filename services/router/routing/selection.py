@@ -11,6 +11,8 @@ Order: an explicit model, then its fallback chain (transitively); an alias's
 chain in its configured order (with each member's fallbacks after it); `auto`
 ranks every eligible model by estimated cost for this request (or by expected
 latency with `prefer = "latency"`); a stated `prefer` re-ranks aliases too.
+Costs and price caps read each model's rates from the shared price table
+(`prices.py`); an unpriced model ranks last and fails any stated price cap.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Protocol
 import grpc
 
 from services.kernel.errors import GatewayError
+from services.router.routing.capabilities import spell_all
 from services.router.routing.registry import Model, Registry, ResolutionKind
 from services.router.routing.requirements import Prefer, Requirements
 from services.router.routing.tokens import RequestProfile
@@ -200,7 +203,7 @@ class _Judge:
     def _capability(self, model: Model) -> tuple[str, str] | None:
         if model.capabilities is None or self.needed <= model.capabilities:
             return None
-        missing = sorted(self.needed - model.capabilities)
+        missing = spell_all(self.needed - model.capabilities)
         return f"capability:{missing[0]}", f"lacks {', '.join(missing)}"
 
     def _context(self, model: Model) -> tuple[str, str] | None:

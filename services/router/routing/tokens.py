@@ -1,8 +1,8 @@
 """What a request needs before it is dispatched: its prompt tokens, output limit and
 capabilities, read from the OpenAI-shaped body.
 
-Token counts are a conservative *estimate*: exact BPE vocabularies (tiktoken's
-cl100k/o200k, Anthropic's, Llama's) need files the router cannot download, and
+Token counts are a conservative *estimate*: exact BPE vocabularies (cl100k/o200k
+and each model family's own) need files the router cannot download, and
 one count has to serve every candidate model anyway. The estimate is designed
 never to undercount the cl100k_base or o200k_base encodings on normal text:
 
@@ -11,10 +11,10 @@ never to undercount the cl100k_base or o200k_base encodings on normal text:
   Spanish, Arabic, Hindi, Greek, Hebrew, Japanese, Korean, Thai, Vietnamese,
   emoji) against the exact encodings: every sample of >= 20 tokens is estimated
   at or above both counts, and any text at most 1 token below (absorbed by the
-  per-message overhead, itself above OpenAI's own 3 per message);
+  per-message overhead, itself above the 3 per message the chat format bills);
 - it overcounts by about 1.3-1.7x on English and code, 1.9-2.8x on non-Latin
   scripts, which also leaves room for tokenizers that split finer than
-  cl100k (Anthropic's counts roughly 1.1-1.3x cl100k on English);
+  cl100k (some model families count roughly 1.1-1.3x cl100k on English);
 - the known undercount is adversarial text: random rare CJK syllables and
   symbol soup (encoding test tables), down to ~0.7x; a provider's
   context-length error still fails over to a larger window (see retry.py).
@@ -37,6 +37,19 @@ from typing import Any
 
 import orjson
 
+from services.router.routing.capabilities import (
+    CHAT,
+    COMPLETIONS,
+    JSON_MODE,
+    JSON_SCHEMA,
+    LOGPROBS,
+    MULTIPLE_CHOICES,
+    STREAMING,
+    TOOLS,
+    VISION,
+    Capabilities,
+)
+
 __all__ = [
     "IMAGE_TOKENS",
     "MESSAGE_OVERHEAD",
@@ -46,13 +59,14 @@ __all__ = [
     "profile_request",
 ]
 
-# Per message: OpenAI bills 3 (plus 1 for a name); we add the role and slack.
+# Per message: the chat format bills 3 (plus 1 for a name); we add the role and slack.
 MESSAGE_OVERHEAD = 4
 REPLY_PRIMING = 3
 TOOL_OVERHEAD = 8
-# One image, whatever its size: above Anthropic's ~1,600 for its largest
-# (1.15 MP) images and OpenAI's 1,105 for a high-detail 2048x768 image. Note
-# gpt-4o-mini bills images as ~33x more tokens; it does not use more context.
+# One image, whatever its size: above the ~1,600 tokens the largest published
+# image cost reaches (1.15 MP images) and the 1,105 of a high-detail 2048x768
+# image. Some small models bill images as ~33x more tokens; they do not use more
+# context.
 IMAGE_TOKENS = 1700
 
 # Byte classes, one bit each, so that one translate gives every class at once.
@@ -141,7 +155,7 @@ class RequestProfile:
 
     prompt_tokens: int
     max_output_tokens: int | None  # the client's max_completion_tokens / max_tokens
-    capabilities: frozenset[str]
+    capabilities: Capabilities
     stream: bool = False
 
 
@@ -239,25 +253,25 @@ def _prompt_texts(prompt: Any, texts: list[str]) -> int:
 
 def _needed(
     body: Mapping[str, Any], operation: str, *, has_images: bool, has_tools: bool
-) -> frozenset[str]:
-    needed = {"completions" if operation == "completions" else "chat"}
+) -> Capabilities:
+    needed = {COMPLETIONS if operation == "completions" else CHAT}
     if body.get("stream") is True:
-        needed.add("streaming")
+        needed.add(STREAMING)
     if has_tools:
-        needed.add("tools")
+        needed.add(TOOLS)
     if has_images:
-        needed.add("vision")
+        needed.add(VISION)
     fmt = body.get("response_format")
     kind = fmt.get("type") if isinstance(fmt, Mapping) else None
     if kind == "json_schema":
-        needed.add("json_schema")
+        needed.add(JSON_SCHEMA)
     elif kind == "json_object":
-        needed.add("json_mode")
+        needed.add(JSON_MODE)
     if body.get("logprobs") is True:
-        needed.add("logprobs")
+        needed.add(LOGPROBS)
     n = body.get("n")
     if isinstance(n, int) and not isinstance(n, bool) and n > 1:
-        needed.add("n")
+        needed.add(MULTIPLE_CHOICES)
     return frozenset(needed)
 
 
@@ -289,12 +303,12 @@ def _json(value: Any) -> str:
 def local_exact_counter(
     encoding: str = "o200k_base", *, margin: float = 1.25
 ) -> TextCounter | None:
-    """An exact OpenAI-encoding counter when a vocabulary is available offline.
+    """An exact cl100k/o200k counter when a vocabulary is available offline.
 
-    The optional `bpe-openai` package embeds cl100k_base/o200k_base; without it this
+    The optional `bpe_openai` module embeds cl100k_base/o200k_base; without it this
     returns None and callers keep `estimate_text_tokens`. One count serves every
     candidate model, so `margin` scales it for tokenizers that split finer than
-    OpenAI's (Anthropic's); pass 1.0 when only OpenAI models can be chosen.
+    these encodings; pass 1.0 when only models using them can be chosen.
     """
     try:
         module: Any = importlib.import_module("bpe_openai")

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 import grpc
 import pytest
 import pytest_asyncio
-from agentopia.v1 import keyvault_service_pb2 as kv_pb2
-from agentopia.v1 import keyvault_service_pb2_grpc as kv_grpc
+from agentopia.v1 import client_key_service_pb2 as kv_pb2
+from agentopia.v1 import client_key_service_pb2_grpc as kv_grpc
+from agentopia.v1 import keyvault_types_pb2 as kv_types
 
 from tests.support.edge import run_edge
 from tests.support.mesh import Mesh, ServiceProcess, run_mesh, start_service
@@ -31,16 +32,16 @@ class Replicated:
 
     async def create_key(self, **fields: object) -> tuple[str, kv_pb2.ClientKey]:
         async with grpc.aio.insecure_channel(self.mesh.target("keyvault")) as channel:
-            reply = await kv_grpc.KeyVaultServiceStub(channel).CreateClientKey(
-                kv_pb2.CreateClientKeyRequest(role=kv_pb2.KEY_ROLE_CLIENT, **fields),  # type: ignore[arg-type]
+            reply = await kv_grpc.ClientKeyServiceStub(channel).CreateClientKey(
+                kv_pb2.CreateClientKeyRequest(role=kv_types.KEY_ROLE_CLIENT, **fields),  # type: ignore[arg-type]
                 metadata=(("authorization", f"Bearer {self.mesh.admin_key}"),),
                 timeout=10,
             )
         return reply.secret, reply.key
 
-    def keyvault(self) -> tuple[grpc.aio.Channel, kv_grpc.KeyVaultServiceAsyncStub]:
+    def keyvault(self) -> tuple[grpc.aio.Channel, kv_grpc.ClientKeyServiceAsyncStub]:
         channel = grpc.aio.insecure_channel(self.mesh.target("keyvault"))
-        return channel, kv_grpc.KeyVaultServiceStub(channel)
+        return channel, kv_grpc.ClientKeyServiceStub(channel)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

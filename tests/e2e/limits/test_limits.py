@@ -16,7 +16,7 @@ import aiohttp
 import grpc
 import orjson
 import pytest
-from agentopia.v1 import keyvault_service_pb2 as kv_pb2
+from agentopia.v1 import client_key_service_pb2 as kv_pb2
 from agentopia.v1 import metrics_service_pb2 as m_pb2
 from agentopia.v1 import metrics_service_pb2_grpc as m_grpc
 from agentopia.v1 import openai_compat_service_pb2_grpc as oc_grpc

@@ -15,10 +15,11 @@ import pytest_asyncio
 from tests.emulators.anthropic import AnthropicEmulator
 from tests.emulators.openai_compat import OpenAICompatEmulator
 from tests.provider.conformance.entry_anthropic import respond as anthropic_respond
-from tests.support.edge import free_port, run_edge
+from tests.support.edge import run_edge
 from tests.support.mesh import Mesh, run_mesh
 
 MODELS_FILE = Path(__file__).with_name("models.toml")
+PRICES_FILE = Path(__file__).with_name("prices.toml")
 OPENAI_KEY = "sk-e2e-routing-openai-key-0000000000000"
 ANTHROPIC_KEY = "sk-ant-e2e-routing-anthropic-key-000000"
 
@@ -40,22 +41,21 @@ class RoutingMesh:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def routing(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RoutingMesh]:
     workdir = tmp_path_factory.mktemp("routing")
-    prometheus = free_port()
     async with (
         OpenAICompatEmulator("openai", api_keys=(OPENAI_KEY,)) as oai,
         AnthropicEmulator(api_keys=(ANTHROPIC_KEY,), hook=anthropic_respond) as claude,
     ):
         env = {
             "AGENTOPIA_MODELS_FILE": str(MODELS_FILE),
+            "AGENTOPIA_PRICES_FILE": str(PRICES_FILE),
             "OPENAI_API_KEY": OPENAI_KEY,
             "OPENAI_BASE_URL": oai.base_url,
             "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
             "ANTHROPIC_BASE_URL": claude.base_url,
             "AGENTOPIA_UPSTREAM_CONNECT_TIMEOUT_S": "1",
         }
-        router_env = {"AGENTOPIA_PROMETHEUS_PORT": str(prometheus)}
         async with (
-            run_mesh(workdir, env, service_env={"router": router_env}) as mesh,
+            run_mesh(workdir, env, prometheus={"router"}) as mesh,
             run_edge(
                 router_port=mesh.services["router"].port,
                 keyvault_port=mesh.services["keyvault"].port,
@@ -65,7 +65,7 @@ async def routing(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rou
             yield RoutingMesh(
                 mesh=mesh,
                 url=edge.url,
-                prometheus_url=f"http://127.0.0.1:{prometheus}/metrics",
+                prometheus_url=mesh.prometheus_url("router"),
                 openai=oai,
                 anthropic=claude,
             )

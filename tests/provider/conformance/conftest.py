@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from services.provider.config import Timeouts
+from services.provider.settings import Timeouts
 from tests.provider.conformance.entries import ENTRIES
 from tests.provider.conformance.harness import Built, ProviderUnderTest
 

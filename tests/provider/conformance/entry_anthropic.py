@@ -1,6 +1,8 @@
-"""The `anthropic` provider under test: the Anthropic adapter over real HTTP (PooledHttp)
-against tests/emulators/anthropic.py, which validates every translated request like the
-real Messages API and answers the scenario prompts deterministically."""
+"""A provider on the Anthropic adapter under test: over real HTTP (PooledHttp) against
+tests/emulators/anthropic.py, which validates every translated request like the real
+Messages API and answers the scenario prompts deterministically.
+
+`respond` is the emulator hook (the end-to-end suite uses it too)."""
 
 from __future__ import annotations
 
@@ -11,24 +13,17 @@ from typing import Any
 
 import orjson
 
-from services.provider.adapters import anthropic
 from services.provider.adapters.anthropic.adapter import CAPABILITIES
 from services.provider.adapters.anthropic.translate import JSON_OBJECT_INSTRUCTION
 from services.provider.adapters.base import Credential
-from services.provider.config import ProviderConfig, Timeouts
 from services.provider.http import PooledHttp
+from services.provider.settings import ProviderConfig, Timeouts
 from tests.emulators.anthropic import AnthropicEmulator, Fault, Reply, text, tool_use
-from tests.provider.conformance.harness import (
-    HARNESS_CAPABILITIES,
-    Built,
-    ProviderUnderTest,
-    parse_marker,
-)
+from tests.provider.conformance.harness import Built, ProviderUnderTest, parse_marker
+from tests.provider.core_support import REDACTOR
+from tests.provider.registered import UnderTest
 
-__all__ = ["ENTRY", "respond"]
-
-KEY = "sk-ant-test-conformance-0123456789"
-MODEL = "claude-sonnet-4-5-20250929"
+__all__ = ["entry", "respond"]
 # message_start, content_block_start and ping come before the first text delta:
 # after N chunks (role chunk + N-1 deltas) the stream has sent N + 2 events.
 _EVENTS_BEFORE_SECOND_CHUNK = 2
@@ -90,32 +85,38 @@ def respond(body: dict[str, Any], raw: str) -> Reply | Fault | None:
     return None  # the emulator's default text reply
 
 
-@contextlib.asynccontextmanager
-async def _build(timeouts: Timeouts) -> AsyncIterator[Built]:
-    async with AnthropicEmulator(api_keys=(KEY,), hook=respond) as emu:
-        http = PooledHttp(anthropic.PROVIDER.name, emu.base_url, timeouts=timeouts)
-        await http.start()
-        try:
-            config = ProviderConfig(
-                name=anthropic.PROVIDER.name, base_url=emu.base_url, api_key=KEY, timeouts=timeouts
-            )
+def entry(provider: UnderTest) -> ProviderUnderTest:
+    manifest, spec = provider.manifest, provider.spec
+    assert manifest is not None, provider.name
+    key = manifest.key
 
-            async def upstream_closed() -> None:
-                while emu.cancelled == 0:
-                    await asyncio.sleep(0.01)
+    @contextlib.asynccontextmanager
+    async def build(timeouts: Timeouts) -> AsyncIterator[Built]:
+        async with AnthropicEmulator(api_keys=(key,), hook=respond) as emu:
+            http = PooledHttp(spec.name, emu.base_url, timeouts=timeouts)
+            await http.start()
+            try:
+                config = ProviderConfig(
+                    name=spec.name,
+                    base_url=emu.base_url,
+                    api_key=key,
+                    timeouts=timeouts,
+                    redactor=REDACTOR,
+                )
 
-            yield Built(
-                adapter=anthropic.PROVIDER.factory(config, http),
-                model=MODEL,
-                credential=Credential("test", KEY),
-                upstream_closed=upstream_closed,
-            )
-        finally:
-            await http.close()
+                async def upstream_closed() -> None:
+                    while emu.cancelled == 0:
+                        await asyncio.sleep(0.01)
 
+                yield Built(
+                    adapter=spec.factory(config, http),
+                    model=manifest.model,
+                    credential=Credential("test", key),
+                    upstream_closed=upstream_closed,
+                )
+            finally:
+                await http.close()
 
-ENTRY = ProviderUnderTest(
-    name=anthropic.PROVIDER.name,
-    capabilities=frozenset(str(c) for c in CAPABILITIES) | HARNESS_CAPABILITIES,
-    build=_build,
-)
+    return ProviderUnderTest(
+        name=spec.name, capabilities=CAPABILITIES, build=build, vocabulary=spec.vocabulary
+    )

@@ -14,8 +14,10 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.provider.adapters.base import Adapter, Capability, Credential
-from services.provider.config import Timeouts
+from services.provider.adapters.base import Adapter, CapabilityValue, Credential
+from services.provider.client import short_name
+from services.provider.settings import Timeouts
+from services.provider.vocabulary import GENERIC, Vocabulary
 
 __all__ = [
     "HARNESS_CAPABILITIES",
@@ -24,10 +26,11 @@ __all__ = [
     "ProviderUnderTest",
     "fault_marker",
     "inject_marker",
+    "label",
     "parse_marker",
 ]
 
-# Beyond adapters.base.Capability: what the harness can exercise for an entry.
+# Beyond the adapter's capabilities: what the harness can exercise for an entry.
 ERRORS = "errors"  # every upstream error status of the table, on demand
 TIMEOUT = "timeout"  # an upstream that never answers
 MIDSTREAM_ERROR = "midstream_error"  # a stream that breaks after N chunks
@@ -111,11 +114,22 @@ class Built:
 @dataclass(frozen=True)
 class ProviderUnderTest:
     name: str
-    # Adapter capabilities (Capability values) plus HARNESS_CAPABILITIES entries.
-    capabilities: frozenset[str]
+    # What the adapter declares (values of the one Capability enum).
+    capabilities: frozenset[CapabilityValue]
     # Builds the adapter (and starts its emulator) with these upstream timeouts.
     build: Callable[[Timeouts], AbstractAsyncContextManager[Built]]
+    # The provider's own words: what each upstream status means for it.
+    vocabulary: Vocabulary = GENERIC
+    # HARNESS_CAPABILITIES entries the harness can exercise for this entry.
+    exercises: frozenset[str] = HARNESS_CAPABILITIES
     notes: str = field(default="")
 
-    def has(self, capability: str | Capability) -> bool:
-        return str(capability) in self.capabilities
+    def has(self, capability: str | CapabilityValue) -> bool:
+        if isinstance(capability, str):
+            return capability in self.exercises
+        return capability in self.capabilities
+
+
+def label(capability: str | CapabilityValue) -> str:
+    """How a skip names what is missing."""
+    return capability if isinstance(capability, str) else short_name(capability)

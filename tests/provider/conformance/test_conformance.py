@@ -15,14 +15,16 @@ import pytest
 
 from services.kernel.errors import GatewayError
 from services.provider.adapters.base import (
-    RESERVED_KEYS,
+    GATEWAY_KEY,
     Call,
     Capability,
+    CapabilityValue,
     Chunk,
     Operation,
     StreamEnd,
 )
-from services.provider.errors import rule_for
+from services.provider.registry import registered
+from services.provider.vocabulary import rule_for
 from tests.provider.conformance import harness
 from tests.provider.conformance.checks import (
     ALIAS,
@@ -70,19 +72,23 @@ PNG_1PX = (
     "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAE"
     "hQGAhKmMIQAAAABJRU5ErkJggg=="
 )
-STATUSES = [400, 401, 403, 404, 408, 409, 413, 422, 429, 500, 502, 503, 504, 529]
+STATUSES = [400, 401, 403, 404, 408, 409, 413, 422, 429, 498, 500, 502, 503, 504, 529]
 
 
-def need(put: ProviderUnderTest, *capabilities: str | Capability) -> None:
-    missing = [str(c) for c in capabilities if not put.has(c)]
+# As the provider servicer takes them out: the gateway's key and each provider's own.
+RESERVED = (GATEWAY_KEY, *(s.request_key for s in registered(demo=True) if s.request_key))
+
+
+def need(put: ProviderUnderTest, *capabilities: str | CapabilityValue) -> None:
+    missing = [harness.label(c) for c in capabilities if not put.has(c)]
     if missing:
         pytest.skip(f"{put.name} does not declare {', '.join(missing)}")
 
 
 def make_call(built: Built, body: dict[str, Any], op: Operation = Operation.CHAT) -> Call:
     # As the provider servicer does: gateway-reserved keys travel beside the body.
-    extensions = {key: body[key] for key in RESERVED_KEYS if key in body}
-    body = {key: value for key, value in body.items() if key not in RESERVED_KEYS}
+    extensions = {key: body[key] for key in RESERVED if key in body}
+    body = {key: value for key, value in body.items() if key not in RESERVED}
     return Call(
         operation=op,
         extensions=extensions,
@@ -116,12 +122,12 @@ async def failure(awaitable: Any) -> GatewayError:
 
 
 async def test_simple(put: ProviderUnderTest, built: Built) -> None:
-    need(put, Capability.CHAT)
+    need(put, Capability.CAPABILITY_CHAT)
     check_completion(await generate(built, {"messages": [USER]}))
 
 
 async def test_multi_turn(put: ProviderUnderTest, built: Built) -> None:
-    need(put, Capability.CHAT)
+    need(put, Capability.CAPABILITY_CHAT)
     messages = [
         {"role": "user", "content": "My name is Ada."},
         {"role": "assistant", "content": "Nice to meet you, Ada."},
@@ -131,13 +137,13 @@ async def test_multi_turn(put: ProviderUnderTest, built: Built) -> None:
 
 
 async def test_system_prompt(put: ProviderUnderTest, built: Built) -> None:
-    need(put, Capability.CHAT)
+    need(put, Capability.CAPABILITY_CHAT)
     messages = [{"role": "system", "content": "Answer in one word."}, USER]
     check_completion(await generate(built, {"messages": messages}))
 
 
 async def test_streaming(put: ProviderUnderTest, built: Built) -> None:
-    need(put, Capability.CHAT, Capability.STREAMING)
+    need(put, Capability.CAPABILITY_CHAT, Capability.CAPABILITY_STREAMING)
     chunks, end = await stream(built, {"messages": [USER]})
     check_chunks(chunks)
     assert all(c["choices"] for c in chunks), "no usage chunk unless include_usage"
@@ -152,7 +158,7 @@ async def test_streaming(put: ProviderUnderTest, built: Built) -> None:
 
 
 async def test_usage_in_both_modes(put: ProviderUnderTest, built: Built) -> None:
-    need(put, Capability.CHAT, Capability.STREAMING)
+    need(put, Capability.CAPABILITY_CHAT, Capability.CAPABILITY_STREAMING)
     whole = await generate(built, {"messages": [USER]})
     check_usage(whole.body["usage"], whole.usage)
     body = {"messages": [USER], "stream_options": {"include_usage": True}}
@@ -164,24 +170,24 @@ async def test_usage_in_both_modes(put: ProviderUnderTest, built: Built) -> None
 
 
 async def test_multiple_choices(put: ProviderUnderTest, built: Built) -> None:
-    need(put, Capability.CHAT, Capability.MULTIPLE_CHOICES)
+    need(put, Capability.CAPABILITY_CHAT, Capability.CAPABILITY_MULTIPLE_CHOICES)
     whole = await generate(built, {"messages": [USER], "n": 2})
     assert [c["index"] for c in whole.body["choices"]] == [0, 1]
-    if put.has(Capability.STREAMING):
+    if put.has(Capability.CAPABILITY_STREAMING):
         chunks, _ = await stream(built, {"messages": [USER], "n": 2})
         assert finish_reasons(chunks).keys() == {0, 1}
         assert streamed_text(chunks, 0).strip() and streamed_text(chunks, 1).strip()
 
 
 async def test_legacy_completions(put: ProviderUnderTest, built: Built) -> None:
-    need(put, Capability.COMPLETIONS)
+    need(put, Capability.CAPABILITY_COMPLETIONS)
     body = {"prompt": "The capital of France is", "max_tokens": 32}
     whole = await generate(built, body, Operation.COMPLETIONS)
     assert whole.body["object"] == "text_completion"
     assert whole.body["model"] == ALIAS
     assert isinstance(whole.body["choices"][0]["text"], str)
     check_usage(whole.body["usage"], whole.usage)
-    if put.has(Capability.STREAMING):
+    if put.has(Capability.CAPABILITY_STREAMING):
         chunks, end = await stream(built, body, Operation.COMPLETIONS)
         check_chunks(chunks, obj="text_completion")
         assert end.usage.completion_tokens > 0
@@ -199,7 +205,7 @@ def _tool_calls(message: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def test_tool_call_single(put: ProviderUnderTest, built: Built) -> None:
-    need(put, Capability.TOOLS)
+    need(put, Capability.CAPABILITY_TOOLS)
     body = {
         "messages": [{"role": "user", "content": "What is the weather in Paris?"}],
         "tools": [WEATHER],
@@ -212,7 +218,7 @@ async def test_tool_call_single(put: ProviderUnderTest, built: Built) -> None:
 
 
 async def test_tool_call_parallel(put: ProviderUnderTest, built: Built) -> None:
-    need(put, Capability.TOOLS, Capability.PARALLEL_TOOLS)
+    need(put, Capability.CAPABILITY_TOOLS, Capability.CAPABILITY_PARALLEL_TOOLS)
     body = {
         "messages": [{"role": "user", "content": PARALLEL_PROMPT}],
         "tools": [WEATHER, TIME],
@@ -228,8 +234,8 @@ async def test_tool_call_parallel(put: ProviderUnderTest, built: Built) -> None:
 async def test_tool_call_streamed_arguments_reassemble_exactly(
     put: ProviderUnderTest, built: Built
 ) -> None:
-    need(put, Capability.TOOLS, Capability.STREAMING)
-    parallel = put.has(Capability.PARALLEL_TOOLS)
+    need(put, Capability.CAPABILITY_TOOLS, Capability.CAPABILITY_STREAMING)
+    parallel = put.has(Capability.CAPABILITY_PARALLEL_TOOLS)
     body = {
         "messages": [{"role": "user", "content": PARALLEL_PROMPT}],
         "tools": [WEATHER, TIME] if parallel else [WEATHER],
@@ -253,7 +259,7 @@ async def test_tool_call_streamed_arguments_reassemble_exactly(
 
 
 async def test_tool_result_round_trip(put: ProviderUnderTest, built: Built) -> None:
-    need(put, Capability.TOOLS)
+    need(put, Capability.CAPABILITY_TOOLS)
     messages = [
         {"role": "user", "content": "What is the weather in Paris?"},
         {
@@ -279,7 +285,7 @@ async def test_tool_result_round_trip(put: ProviderUnderTest, built: Built) -> N
 
 
 async def test_image_input(put: ProviderUnderTest, built: Built) -> None:
-    need(put, Capability.VISION)
+    need(put, Capability.CAPABILITY_VISION)
     content = [
         {"type": "text", "text": "What is in this image?"},
         {"type": "image_url", "image_url": {"url": PNG_1PX}},
@@ -288,7 +294,7 @@ async def test_image_input(put: ProviderUnderTest, built: Built) -> None:
 
 
 async def test_json_mode(put: ProviderUnderTest, built: Built) -> None:
-    need(put, Capability.JSON_MODE)
+    need(put, Capability.CAPABILITY_JSON_MODE)
     body = {
         "messages": [
             {"role": "user", "content": "Reply with a JSON object with a key 'greeting'."}
@@ -300,7 +306,7 @@ async def test_json_mode(put: ProviderUnderTest, built: Built) -> None:
 
 
 async def test_json_schema(put: ProviderUnderTest, built: Built) -> None:
-    need(put, Capability.JSON_SCHEMA)
+    need(put, Capability.CAPABILITY_JSON_SCHEMA)
     schema = {
         "type": "object",
         "properties": {"greeting": {"type": "string"}, "count": {"type": "integer"}},
@@ -325,7 +331,7 @@ async def test_json_schema(put: ProviderUnderTest, built: Built) -> None:
 def _check_canonical(
     error: GatewayError, put: ProviderUnderTest, built: Built, status: int
 ) -> None:
-    rule = rule_for(status, "overloaded_error" if status == 529 else "")
+    rule = rule_for(status, "overloaded_error" if status == 529 else "", vocabulary=put.vocabulary)
     assert (error.code, error.status, error.retryable, error.http_status) == (
         rule.code,
         rule.status,
@@ -343,7 +349,7 @@ async def test_error_status(put: ProviderUnderTest, built: Built, status: int) -
     need(put, harness.ERRORS)
     body = built.inject({"messages": [USER]}, Fault("status", status=status))
     _check_canonical(await failure(generate(built, body)), put, built, status)
-    if put.has(Capability.STREAMING):
+    if put.has(Capability.CAPABILITY_STREAMING):
         _check_canonical(await failure(stream(built, body)), put, built, status)
 
 
@@ -363,7 +369,7 @@ async def test_timeout(put: ProviderUnderTest, built_short_timeouts: Built) -> N
 async def test_mid_stream_error_is_an_error_not_a_clean_end(
     put: ProviderUnderTest, built: Built
 ) -> None:
-    need(put, Capability.STREAMING, harness.MIDSTREAM_ERROR)
+    need(put, Capability.CAPABILITY_STREAMING, harness.MIDSTREAM_ERROR)
     body = built.inject({"messages": [USER], "stream": True}, Fault("midstream", after_chunks=2))
     received: list[Chunk | StreamEnd] = []
 
@@ -378,7 +384,7 @@ async def test_mid_stream_error_is_an_error_not_a_clean_end(
 
 
 async def test_cancellation_closes_the_upstream(put: ProviderUnderTest, built: Built) -> None:
-    need(put, Capability.STREAMING, harness.CANCELLATION)
+    need(put, Capability.CAPABILITY_STREAMING, harness.CANCELLATION)
     assert built.upstream_closed is not None, "entries declaring cancellation say how to observe it"
     body = built.inject({"messages": [USER], "stream": True}, Fault("stall"))
     first = asyncio.Event()

@@ -1,8 +1,10 @@
 """Test doubles for the routing library: a fake clock, a recording sleep, registries
-from TOML snippets, and an upstream simulator that resolves attempts."""
+from TOML snippets priced by a test price table, and an upstream simulator that
+resolves attempts."""
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -10,7 +12,9 @@ from typing import Any
 
 import grpc
 
+from metrics.client.pricing import PriceTable
 from services.kernel.errors import GatewayError
+from services.router.routing.capabilities import CHAT, Capabilities, parse_capabilities
 from services.router.routing.loader import parse_registry
 from services.router.routing.plan import Attempt, Planner
 from services.router.routing.registry import Registry
@@ -27,13 +31,41 @@ version = 1
 [providers.groq]
 [providers.mock]
 """
+TEST_PROVIDERS = ("openai", "anthropic", "groq", "mock")
+DEFAULT_PRICE = (1.0, 2.0)  # USD per Mtok (input, output) of every test model
+
+
+def price_table(
+    specific: Mapping[tuple[str, str], tuple[float, float]] | None = None,
+) -> PriceTable:
+    """Every test provider's models at DEFAULT_PRICE (a `*` entry each), except the
+    (provider, upstream id) pairs in `specific`."""
+    rows = [(provider, "*", DEFAULT_PRICE) for provider in TEST_PROVIDERS]
+    rows += [(provider, model, rates) for (provider, model), rates in (specific or {}).items()]
+    entries = [
+        {
+            "provider": provider,
+            "model": model,
+            "effective": dt.date(2024, 1, 1),
+            "input": f"{rates[0]:.6f}",
+            "output": f"{rates[1]:.6f}",
+            "source": "test",
+            "checked": "internal",
+        }
+        for provider, model, rates in rows
+    ]
+    return PriceTable.from_mapping({"version": "test", "price": entries})
+
+
+def caps(*names: str) -> Capabilities:
+    """Capabilities by their short names (`caps("tools", "vision")`)."""
+    return parse_capabilities(names)
 
 
 def model_toml(
     model_id: str,
     provider: str = "openai",
     *,
-    price: tuple[float, float] = (1.0, 2.0),
     window: int = 100_000,
     output: int = 8_000,
     caps: tuple[str, ...] = ("chat", "streaming", "tools"),
@@ -49,14 +81,15 @@ def model_toml(
         f'[[models]]\nid = "{model_id}"\nprovider = "{provider}"\n'
         f"capabilities = [{caps_list}]\ncontext_window = {window}\n"
         f"max_output_tokens = {output}\n{lat}fallbacks = [{fb}]\n{extra}"
-        f'price = {{ input = {price[0]}, output = {price[1]}, source = "test" }}\n'
         f"{deployments}\n"
     )
 
 
-def registry_from(*models: str, aliases: str = "", version: int = 1) -> Registry:
+def registry_from(
+    *models: str, aliases: str = "", version: int = 1, prices: PriceTable | None = None
+) -> Registry:
     text = HEADER.replace("\nversion = 1", f"\nversion = {version}") + "".join(models) + aliases
-    return parse_registry(text, source="test")
+    return parse_registry(text, source="test", prices=prices or price_table())
 
 
 class FakeClock:
@@ -81,7 +114,7 @@ class RecordingSleep:
 
 
 def profile(
-    tokens: int = 100, max_output: int | None = None, caps: frozenset[str] = frozenset({"chat"})
+    tokens: int = 100, max_output: int | None = None, caps: Capabilities = frozenset({CHAT})
 ) -> RequestProfile:
     return RequestProfile(prompt_tokens=tokens, max_output_tokens=max_output, capabilities=caps)
 

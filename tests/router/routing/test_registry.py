@@ -1,16 +1,19 @@
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import grpc
 import pytest
 
+from metrics.client.pricing import default_table
 from services.kernel.errors import GatewayError
-from services.provider.adapters.base import Capability
+from services.provider.client import ALL_CAPABILITIES, SHORT_NAMES
+from services.router.routing.capabilities import MULTIPLE_CHOICES, VISION, parse_capabilities
 from services.router.routing.catalog import RegistryCatalog
 from services.router.routing.loader import RegistryError, load_default, parse_registry
-from services.router.routing.registry import KNOWN_CAPABILITIES, RegistryHolder, ResolutionKind
-from tests.router.routing.helpers import HEADER, model_toml, registry_from
+from services.router.routing.registry import RegistryHolder, ResolutionKind
+from tests.router.routing.helpers import HEADER, caps, model_toml, price_table, registry_from
 
 
 @pytest.fixture(scope="module")
@@ -18,19 +21,68 @@ def shipped():
     return load_default()
 
 
-def test_capability_vocabulary_matches_the_adapter_contract():
-    assert {c.value for c in Capability} == KNOWN_CAPABILITIES
+@pytest.fixture(scope="module")
+def demo():
+    return load_default(demo=True)
 
 
-def test_shipped_registry_covers_every_provider(shipped):
+def test_registry_spells_capabilities_as_the_proto_enum_does():
+    assert parse_capabilities(SHORT_NAMES) == ALL_CAPABILITIES
+    assert parse_capabilities(["n"]) == parse_capabilities(["multiple_choices"])
+    registry = registry_from(model_toml("m1", caps=("chat", "n", "vision")))
+    assert registry.model("m1").capabilities == caps("chat", "multiple_choices", "vision")
+
+
+def test_shipped_registry_is_production_models_only(shipped):
     providers = {m.provider for m in shipped.listed}
-    assert providers == {"openai", "anthropic", "groq", "mock"}
+    assert providers == {"openai", "anthropic", "groq"}
+    assert set(shipped.providers) == providers
     assert shipped.schema_version == 1 and shipped.version >= 1
+    assert not any(name.startswith("demo") for name in shipped.aliases)
     for model in shipped.listed:
-        assert model.pricing.source, model.id
         assert model.context_window and model.max_output_tokens, model.id
-        assert model.pricing.known, model.id
         assert model.latency_ms is not None, model.id
+
+
+def test_the_demo_switch_adds_the_mock_models_and_aliases(shipped, demo):
+    added = {m.id for m in demo.listed} - {m.id for m in shipped.listed}
+    assert added == {"mock/echo", "mock/large", "mock/flaky", "mock/slow", "mock/broken"}
+    assert {m.provider for m in demo.listed if m.id in added} == {"mock"}
+    assert set(demo.aliases) - set(shipped.aliases) == {"demo-failover", "demo-outage"}
+    assert all(not m.auto for m in demo.listed if m.id in added)
+
+
+def test_every_shipped_model_has_a_price_in_the_one_price_table(demo):
+    """The registry holds no prices: each deployment is priced (for admission, `auto`
+    and billing alike) by metrics/client/pricing/prices.toml, which must know it."""
+    table = default_table()
+    for model in demo.listed:
+        assert model.pricing.known, model.id
+        assert model.pricing.source, model.id
+        for deployment in model.deployments:
+            at = dt.datetime.now(dt.UTC)
+            entry = table.lookup(deployment.provider, deployment.upstream_id, at)
+            assert entry is not None, (
+                f"{deployment.id}: {deployment.provider}/{deployment.upstream_id}"
+            )
+
+
+def test_prices_come_from_the_price_table_not_the_registry():
+    prices = price_table({("openai", "m1"): (2.5, 10.0)})
+    registry = registry_from(model_toml("m1"), model_toml("m2"), prices=prices)
+    assert (registry.model("m1").pricing.input, registry.model("m1").pricing.output) == (2.5, 10.0)
+    assert registry.model("m2").pricing.input == 1.0  # the provider's `*` entry
+    with pytest.raises(RegistryError, match="price: unknown field"):
+        parse_registry(HEADER + model_toml("m1", extra="price = { input = 1.0, output = 2.0 }\n"))
+
+
+def test_a_model_the_table_does_not_price_is_unpriced_not_free():
+    registry = parse_registry(HEADER + model_toml("m1", "groq"), prices=price_table())
+    assert registry.model("m1").pricing.known  # groq's test `*` entry
+    unpriced = parse_registry(HEADER + model_toml("nobody-prices-me"), prices=default_table())
+    pricing = unpriced.model("nobody-prices-me").pricing
+    assert not pricing.known and pricing.input is None and "unpriced" in pricing.source
+    assert pricing.estimate_usd(1000, 1000) is None
 
 
 def test_shipped_aliases_resolve_to_ordered_chains(shipped):
@@ -41,10 +93,11 @@ def test_shipped_aliases_resolve_to_ordered_chains(shipped):
     assert len({m.provider for m in shipped.resolve("smart").models}) >= 2
 
 
-def test_mock_models_stay_out_of_auto(shipped):
-    auto = shipped.resolve("auto")
+def test_demo_models_stay_out_of_auto(shipped, demo):
+    auto = demo.resolve("auto")
     assert auto.kind is ResolutionKind.AUTO
     assert all(m.provider != "mock" for m in auto.models)
+    assert [m.id for m in auto.models] == [m.id for m in shipped.resolve("auto").models]
     assert len(auto.models) >= 10
 
 
@@ -68,7 +121,7 @@ def test_passthrough_synthesizes_an_unknown_model(shipped):
     assert model.synthetic and model.upstream_id == "gpt-9-preview"
     assert model.capabilities is None and model.context_window is None
     assert not model.pricing.known
-    assert model.supports("vision")
+    assert model.supports(VISION) and model.supports(MULTIPLE_CHOICES)
     assert model.deployments[0].timeout_s == 120.0
 
 
@@ -143,7 +196,7 @@ BAD = [
         "duplicate deployment id 'd'",
     ),
     (model_toml("m1", provider="azure"), "provider 'azure' is not declared"),
-    (model_toml("m1", caps=("chat", "telepathy")), "unknown ['telepathy']"),
+    (model_toml("m1", caps=("chat", "telepathy")), "capabilities: unknown capability 'telepathy'"),
     (model_toml("m1", fallbacks=("ghost",)), "fallbacks[0]: unknown model 'ghost'"),
     (model_toml("m1", fallbacks=("m1",)), "names itself"),
     (model_toml("auto"), "'auto' is reserved"),
@@ -201,7 +254,8 @@ def test_holder_swaps_only_newer_versions_and_notifies():
 
 
 def test_pricing_estimate():
-    model = registry_from(model_toml("m1", price=(2.0, 8.0))).model("m1")
+    prices = price_table({("openai", "m1"): (2.0, 8.0)})
+    model = registry_from(model_toml("m1"), prices=prices).model("m1")
     assert model.pricing.estimate_usd(1_000_000, 500_000) == pytest.approx(6.0)
 
 
@@ -227,6 +281,6 @@ def test_catalog_lists_what_the_key_may_use(shipped):
     entry = catalog.get_model("gpt-4o-mini", Key(frozenset()))
     assert entry["object"] == "model" and entry["owned_by"] == "openai"
     assert entry["context_window"] == 128000 and entry["pricing"]["input"] == 0.15
-    assert "vision" in entry["capabilities"]
+    assert "vision" in entry["capabilities"] and "multiple_choices" in entry["capabilities"]
     assert catalog.get_model("gpt-4o", Key(frozenset({"fast"}))) is None
     assert catalog.get_model("nope", Key(frozenset())) is None

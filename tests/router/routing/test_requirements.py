@@ -12,6 +12,7 @@ from services.router.routing.requirements import (
     Requirements,
     parse_requirements,
 )
+from tests.router.routing.helpers import caps
 
 
 def body(**requirements):
@@ -38,7 +39,7 @@ def test_every_field_from_the_body():
         )
     )
     assert parsed == Requirements(
-        capabilities=frozenset({"tools", "vision"}),
+        capabilities=caps("tools", "vision"),
         max_input_price=1.0,
         max_output_price=4.5,
         prefer=Prefer.LATENCY,

@@ -20,12 +20,12 @@ from services.router.routing.requirements import NO_REQUIREMENTS, Prefer, Requir
 from services.router.routing.selection import Decision, Exclusion, select
 from services.router.routing.state import RoutingState
 from services.router.routing.tokens import RequestProfile, profile_request
-from tests.router.routing.helpers import FakeClock, model_toml, profile, registry_from
+from tests.router.routing.helpers import FakeClock, caps, model_toml, profile, registry_from
 
 
 @pytest.fixture(scope="module")
 def shipped():
-    return load_default()
+    return load_default(demo=True)  # the demo models have the odd shapes tests need
 
 
 def ids(decision: Decision) -> list[str]:
@@ -60,10 +60,12 @@ def test_auto_picks_the_cheapest_with_an_explanation(shipped):
 
 
 def test_auto_with_requirements_picks_the_cheapest_satisfying(shipped):
-    req = Requirements(capabilities=frozenset({"vision", "json_schema"}), max_input_price=1.5)
+    req = Requirements(capabilities=caps("vision", "json_schema"), max_input_price=1.5)
     decision = select(shipped, "auto", req, profile(2000))
     assert decision.primary.id == "gpt-4.1-nano"
-    assert all({"vision", "json_schema"} <= (m.capabilities or set()) for m in decision.candidates)
+    assert all(
+        caps("vision", "json_schema") <= (m.capabilities or set()) for m in decision.candidates
+    )
     why = excluded(decision)
     assert why["llama-3.1-8b-instant"] == "capability:json_schema"
     assert why["gpt-4o"] == "max_input_price"
@@ -71,7 +73,7 @@ def test_auto_with_requirements_picks_the_cheapest_satisfying(shipped):
 
 
 def test_auto_prefer_latency_uses_declared_then_measured_latency(shipped):
-    req = Requirements(prefer=Prefer.LATENCY, capabilities=frozenset({"vision"}))
+    req = Requirements(prefer=Prefer.LATENCY, capabilities=caps("vision"))
     decision = select(shipped, "auto", req, profile())
     assert decision.primary.id == "gpt-4.1-nano"  # 400 ms declared, fastest with vision
     assert decision.reason_code == "auto-latency" and "fastest" in decision.reason
@@ -145,7 +147,7 @@ def test_unsatisfiable_is_400_naming_the_failed_requirement(shipped):
 
 
 def test_unsatisfiable_with_several_failures_lists_them(shipped):
-    req = Requirements(capabilities=frozenset({"logprobs"}), max_output_price=0.3)
+    req = Requirements(capabilities=caps("logprobs"), max_output_price=0.3)
     with pytest.raises(GatewayError) as info:
         select(shipped, "auto", req, profile())
     failed = info.value.metadata["failed_requirements"].split(",")
@@ -207,7 +209,7 @@ def test_passthrough_is_never_excluded_for_unknown_facts(shipped):
 
 
 def test_route_headers(shipped):
-    req = Requirements(capabilities=frozenset({"vision"}))
+    req = Requirements(capabilities=caps("vision"))
     decision = select(shipped, "auto", req, profile())
     headers = route_headers(decision, deployment="gpt-4.1-nano", retries=1, failovers=0)
     route = headers[ROUTE_HEADER]

@@ -16,6 +16,7 @@ from services.router.routing.retry import RetryPolicy
 from services.router.routing.state import RoutingConfig
 from tests.router.routing.helpers import (
     Simulator,
+    caps,
     failing,
     flaky,
     model_toml,
@@ -144,7 +145,7 @@ async def test_auto_with_requirements_picks_the_cheapest_and_the_fastest():
     registry = load_default()
     behaviours = {d: ok() for d in registry.deployments}
     s = Simulator(registry, behaviours)
-    cheap = s.decide("auto", Requirements(capabilities=frozenset({"tools", "vision"})))
+    cheap = s.decide("auto", Requirements(capabilities=caps("tools", "vision")))
     assert cheap.primary.id == "gpt-4.1-nano" and "cheapest" in cheap.reason
     fast = s.decide("auto", Requirements(prefer=Prefer.LATENCY, providers=frozenset({"anthropic"})))
     assert fast.primary.id == "claude-haiku-4-5" and "fastest" in fast.reason

@@ -14,6 +14,7 @@ from services.router.routing.tokens import (
     local_exact_counter,
     profile_request,
 )
+from tests.router.routing.helpers import caps
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "token_counts.json").read_text("utf-8"))
 SAMPLES = FIXTURE["samples"]
@@ -102,7 +103,7 @@ def test_profile_counts_messages_parts_images_and_tools():
     profile = profile_request(body)
     assert profile.max_output_tokens == 300
     assert profile.stream
-    assert profile.capabilities == {"chat", "streaming", "tools", "vision"}
+    assert profile.capabilities == caps("chat", "streaming", "tools", "vision")
     # The image costs a fixed amount: its base64 is not counted as text.
     assert IMAGE_TOKENS + 4 * MESSAGE_OVERHEAD < profile.prompt_tokens < IMAGE_TOKENS + 200
 
@@ -124,7 +125,7 @@ def test_profile_grows_with_text():
             {"json_schema"},
         ),
         ({"logprobs": True}, {"logprobs"}),
-        ({"n": 3}, {"n"}),
+        ({"n": 3}, {"multiple_choices"}),
         ({"n": 1}, set()),
         ({"functions": [{"name": "f"}]}, {"tools"}),
         ({"stream": False}, set()),
@@ -132,7 +133,7 @@ def test_profile_grows_with_text():
 )
 def test_capabilities_inferred_from_the_body(extra, needed):
     body = {"messages": [{"role": "user", "content": "x"}], **extra}
-    assert profile_request(body).capabilities == {"chat", *needed}
+    assert profile_request(body).capabilities == caps("chat", *needed)
 
 
 @pytest.mark.parametrize(
@@ -153,7 +154,7 @@ def test_max_output_tokens(body, expected):
 def test_completions_prompt_forms():
     text = profile_request({"prompt": "Say hi"}, operation="completions")
     tokens = profile_request({"prompt": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]]}, operation="completions")
-    assert text.capabilities == {"completions"}
+    assert text.capabilities == caps("completions")
     assert 2 <= text.prompt_tokens < 10
     assert tokens.prompt_tokens >= 10
 

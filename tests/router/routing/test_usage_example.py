@@ -126,7 +126,6 @@ async def test_an_admin_edit_reaches_the_next_request(mesh):
         upstream_id = "echo"
         context_window = 1000
         max_output_tokens = 100
-        price = { input = 0.0, output = 0.0, source = "test" }
         """,
         version=holder.version + 1,
     )

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 import orjson
 
 from services.provider import errors as canonical
-from services.provider.adapters.anthropic.errors import NAME, http_error
+from services.provider.adapters.anthropic.errors import NAME, VOCABULARY, http_error
 from services.provider.adapters.anthropic.response import completion_body, merge_usage, usage_from
 from services.provider.adapters.anthropic.stream import StreamTranslator
 from services.provider.adapters.anthropic.translate import (
@@ -26,6 +26,7 @@ from services.provider.adapters.anthropic.translate import (
 from services.provider.adapters.base import (
     Call,
     Capability,
+    CapabilityValue,
     Chunk,
     Result,
     StreamEnd,
@@ -33,6 +34,7 @@ from services.provider.adapters.base import (
     UpstreamHttp,
 )
 from services.provider.http import rate_limits
+from services.provider.redact import GENERIC_REDACTOR, Redactor
 
 __all__ = ["API_KEY_ENV", "CAPABILITIES", "AnthropicAdapter"]
 
@@ -41,14 +43,14 @@ _log = logging.getLogger(__name__)
 API_KEY_ENV = "ANTHROPIC_API_KEY"
 CAPABILITIES = frozenset(
     {
-        Capability.CHAT,
-        Capability.COMPLETIONS,
-        Capability.STREAMING,
-        Capability.TOOLS,
-        Capability.PARALLEL_TOOLS,
-        Capability.VISION,
-        Capability.JSON_MODE,
-        Capability.JSON_SCHEMA,
+        Capability.CAPABILITY_CHAT,
+        Capability.CAPABILITY_COMPLETIONS,
+        Capability.CAPABILITY_STREAMING,
+        Capability.CAPABILITY_TOOLS,
+        Capability.CAPABILITY_PARALLEL_TOOLS,
+        Capability.CAPABILITY_VISION,
+        Capability.CAPABILITY_JSON_MODE,
+        Capability.CAPABILITY_JSON_SCHEMA,
     }
 )
 
@@ -60,10 +62,12 @@ class AnthropicAdapter:
         self,
         http: UpstreamHttp,
         *,
+        redactor: Redactor = GENERIC_REDACTOR,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._http = http
+        self._redactor = redactor
         self._clock = clock
         self._monotonic = monotonic
 
@@ -72,7 +76,7 @@ class AnthropicAdapter:
         return NAME
 
     @property
-    def capabilities(self) -> frozenset[Capability]:
+    def capabilities(self) -> frozenset[CapabilityValue]:
         return CAPABILITIES
 
     def _secret(self, call: Call) -> str:
@@ -98,7 +102,9 @@ class AnthropicAdapter:
             MESSAGES_PATH, headers=request_headers(secret), body=payload
         )
         if response.status != 200:
-            raise http_error(response.status, response.headers, response.body, (secret,))
+            raise http_error(
+                response.status, response.headers, response.body, (secret,), self._redactor
+            )
         try:
             message = orjson.loads(response.body)
         except orjson.JSONDecodeError:
@@ -119,7 +125,7 @@ class AnthropicAdapter:
             body=body,
             usage=usage,
             timing=response.timing,
-            rate_limits=rate_limits(response.headers),
+            rate_limits=rate_limits(response.headers, VOCABULARY),
         )
 
     async def stream(self, call: Call) -> AsyncIterator[Chunk | StreamEnd]:
@@ -134,13 +140,14 @@ class AnthropicAdapter:
         ) as upstream:
             if upstream.status != 200:
                 body = await upstream.read_body()
-                raise http_error(upstream.status, upstream.headers, body, (secret,))
+                raise http_error(upstream.status, upstream.headers, body, (secret,), self._redactor)
             translator = StreamTranslator(
                 operation=call.operation,
                 response_model=call.response_model,
                 created=int(self._clock()),
                 include_usage=call.include_usage,
                 secrets=(secret,),
+                redactor=self._redactor,
             )
             # Read to the end even after message_stop (the API closes right after it),
             # so the connection goes back to the pool instead of being dropped.
@@ -152,5 +159,5 @@ class AnthropicAdapter:
                 first_byte_ms=upstream.first_byte_ms,
                 total_ms=(self._monotonic() - started) * 1000.0,
             )
-            limits = rate_limits(upstream.headers)
+            limits = rate_limits(upstream.headers, VOCABULARY)
         yield StreamEnd(usage=usage, timing=timing, rate_limits=limits)

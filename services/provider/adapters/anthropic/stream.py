@@ -29,6 +29,7 @@ from services.provider.adapters.anthropic.response import (
     usage_from,
 )
 from services.provider.adapters.base import Chunk, Operation, SseEvent, Usage
+from services.provider.redact import GENERIC_REDACTOR, Redactor
 
 __all__ = ["StreamTranslator"]
 
@@ -46,8 +47,10 @@ class StreamTranslator:
         created: int,
         include_usage: bool,
         secrets: tuple[str, ...] = (),
+        redactor: Redactor = GENERIC_REDACTOR,
     ) -> None:
         self._secrets = secrets  # scrubbed from upstream error messages
+        self._redactor = redactor
         self._chat = operation is Operation.CHAT
         self._model = response_model
         self._created = created
@@ -76,7 +79,7 @@ class StreamTranslator:
             raise protocol_error("an event that is not a JSON object")
         kind = data.get("type") or event.event
         if kind == "error":
-            raise stream_error(data, self._secrets)
+            raise stream_error(data, self._secrets, self._redactor)
         if kind == "message_start":
             return self._message_start(data.get("message"))
         handler = _HANDLERS.get(kind)

@@ -5,6 +5,8 @@ Golden fixtures: tests/fixtures/providers/groq/.
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from services.provider.adapters.base import Capability
 from services.provider.adapters.openai_compat import (
     CompatSpec,
@@ -12,8 +14,9 @@ from services.provider.adapters.openai_compat import (
     ParamRule,
     provider_spec,
 )
+from services.provider.vocabulary import CAPACITY_EXCEEDED, Vocabulary
 
-__all__ = ["PROVIDER", "SPEC"]
+__all__ = ["PROVIDER", "SPEC", "VOCABULARY"]
 
 DOCS = "https://console.groq.com/docs/openai"
 
@@ -39,6 +42,13 @@ _RULES = (
               reason="Groq does not accept participant names"),
 )  # fmt: skip
 
+# The flex tier answers 498 `capacity_exceeded` when it is full and asks to retry
+# later (https://console.groq.com/docs/flex-processing). Keys start `gsk_`.
+VOCABULARY = Vocabulary(
+    statuses=MappingProxyType({498: CAPACITY_EXCEEDED}),
+    key_prefixes=("gsk_",),
+)
+
 SPEC = CompatSpec(
     name="groq",
     base_url="https://api.groq.com",  # the Groq SDK's base: no /openai/v1
@@ -48,13 +58,13 @@ SPEC = CompatSpec(
     base_url_env="GROQ_BASE_URL",
     capabilities=frozenset(
         {
-            Capability.CHAT,
-            Capability.STREAMING,
-            Capability.TOOLS,
-            Capability.PARALLEL_TOOLS,
-            Capability.VISION,
-            Capability.JSON_MODE,
-            Capability.JSON_SCHEMA,
+            Capability.CAPABILITY_CHAT,
+            Capability.CAPABILITY_STREAMING,
+            Capability.CAPABILITY_TOOLS,
+            Capability.CAPABILITY_PARALLEL_TOOLS,
+            Capability.CAPABILITY_VISION,
+            Capability.CAPABILITY_JSON_MODE,
+            Capability.CAPABILITY_JSON_SCHEMA,
         }
     ),
     rules=_RULES,
@@ -64,6 +74,7 @@ SPEC = CompatSpec(
     usage_fallbacks=(("x_groq", "usage"),),
     stream_error_fallbacks=(("x_groq", "error"),),
     docs=DOCS,
+    vocabulary=VOCABULARY,
 )
 
 PROVIDER = provider_spec(SPEC)

@@ -1,5 +1,7 @@
 """The built-in `mock` provider (model ids `mock/<name>`), for development, demos and tests.
 
+Registered only when `AGENTOPIA_DEMO=true` (`make run` and the tests set it).
+
 Settings (environment defaults, overridden per model profile, then per request
 by an optional `"mock": {...}` object in the request body):
 
@@ -27,17 +29,26 @@ Any other model name uses the environment defaults.
 from __future__ import annotations
 
 from services.provider.adapters.base import UpstreamHttp
-from services.provider.adapters.mock.adapter import CAPABILITIES, MockAdapter
+from services.provider.adapters.mock.adapter import CAPABILITIES, REQUEST_KEY, MockAdapter
+from services.provider.adapters.mock.faults import VOCABULARY
 from services.provider.adapters.mock.settings import MockProfiles, MockSettings
-from services.provider.config import ProviderConfig
 from services.provider.provider_spec import ProviderSpec
+from services.provider.settings import ProviderConfig
 
 __all__ = ["CAPABILITIES", "PROVIDER", "MockAdapter", "MockProfiles", "MockSettings", "build"]
 
 
 def build(config: ProviderConfig, http: UpstreamHttp) -> MockAdapter:
     """The registry factory: settings from AGENTOPIA_MOCK_*; `http` is unused."""
-    return MockAdapter(MockProfiles.from_env(config.options), timeouts=config.timeouts)
+    return MockAdapter(
+        MockProfiles.from_env(config.options), timeouts=config.timeouts, redactor=config.redactor
+    )
 
 
-PROVIDER = ProviderSpec(name="mock", factory=build, options_prefix="AGENTOPIA_MOCK_")
+PROVIDER = ProviderSpec(
+    name="mock",
+    factory=build,
+    options_prefix="AGENTOPIA_MOCK_",
+    vocabulary=VOCABULARY,
+    request_key=REQUEST_KEY,
+)

@@ -19,6 +19,7 @@ from services.provider import errors
 from services.provider.adapters.base import (
     Call,
     Capability,
+    CapabilityValue,
     Chunk,
     Operation,
     Result,
@@ -35,25 +36,28 @@ from services.provider.adapters.mock.faults import (
     request_error,
 )
 from services.provider.adapters.mock.settings import MockProfiles, MockSettings, SettingsError
-from services.provider.config import DEFAULT_TIMEOUTS, Timeouts
+from services.provider.redact import GENERIC_REDACTOR, Redactor
+from services.provider.settings import DEFAULT_TIMEOUTS, Timeouts
 
-__all__ = ["CAPABILITIES", "MockAdapter"]
+__all__ = ["CAPABILITIES", "REQUEST_KEY", "MockAdapter"]
 
 Json = dict[str, Any]
 CAPABILITIES = frozenset(
     {
-        Capability.CHAT,
-        Capability.COMPLETIONS,
-        Capability.STREAMING,
-        Capability.TOOLS,
-        Capability.PARALLEL_TOOLS,
-        Capability.VISION,
-        Capability.JSON_MODE,
-        Capability.JSON_SCHEMA,
-        Capability.MULTIPLE_CHOICES,
+        Capability.CAPABILITY_CHAT,
+        Capability.CAPABILITY_COMPLETIONS,
+        Capability.CAPABILITY_STREAMING,
+        Capability.CAPABILITY_TOOLS,
+        Capability.CAPABILITY_PARALLEL_TOOLS,
+        Capability.CAPABILITY_VISION,
+        Capability.CAPABILITY_JSON_MODE,
+        Capability.CAPABILITY_JSON_SCHEMA,
+        Capability.CAPABILITY_MULTIPLE_CHOICES,
     }
 )
-_UNSALTED = ("stream", "stream_options", "mock")
+# The request key holding per-request mock settings (ProviderSpec.request_key).
+REQUEST_KEY = "mock"
+_UNSALTED = ("stream", "stream_options", REQUEST_KEY)
 
 
 async def _pause(milliseconds: float) -> None:
@@ -69,10 +73,12 @@ class MockAdapter:
         profiles: MockProfiles | None = None,
         *,
         timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        redactor: Redactor = GENERIC_REDACTOR,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._profiles = profiles or MockProfiles.from_env({})
         self._timeouts = timeouts
+        self._redactor = redactor
         self._clock = clock
         self._faults = FaultPlan()
         self._active_streams = 0
@@ -82,7 +88,7 @@ class MockAdapter:
         return PROVIDER_NAME
 
     @property
-    def capabilities(self) -> frozenset[Capability]:
+    def capabilities(self) -> frozenset[CapabilityValue]:
         return CAPABILITIES
 
     @property
@@ -93,9 +99,9 @@ class MockAdapter:
     def _prepare(self, call: Call) -> tuple[MockSettings, Plan, str]:
         model = call.upstream_model or str(call.body.get("model") or "")
         try:
-            settings = self._profiles.resolve(model, call.extensions.get("mock"))
+            settings = self._profiles.resolve(model, call.extensions.get(REQUEST_KEY))
         except SettingsError as exc:
-            raise request_error(str(exc), "mock") from None
+            raise request_error(str(exc), REQUEST_KEY) from None
         salted = {k: v for k, v in call.body.items() if k not in _UNSALTED}
         salt = hashlib.sha256(
             call.request_id.encode() + orjson.dumps(salted, option=orjson.OPT_SORT_KEYS)
@@ -116,13 +122,13 @@ class MockAdapter:
             raise errors.timeout_error(PROVIDER_NAME, "first_byte", self._timeouts.first_byte_s)
         if settings.fail_after_chunks >= 0:
             return True
-        raise fault_error(settings.fault_status, settings.retry_after_s)
+        raise fault_error(settings.fault_status, settings.retry_after_s, self._redactor)
 
     async def generate(self, call: Call) -> Result:
         started = time.perf_counter()
         settings, plan, model = self._prepare(call)
         if await self._fault_before_first_byte(model, settings) and settings.fault_status:
-            raise fault_error(settings.fault_status, settings.retry_after_s)
+            raise fault_error(settings.fault_status, settings.retry_after_s, self._redactor)
         await _pause(settings.latency_ms)
         created = int(self._clock())
         if call.operation is Operation.CHAT:

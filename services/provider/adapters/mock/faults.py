@@ -2,7 +2,9 @@
 
 Fault errors go through the same table as a real upstream's (errors.py), from
 the body a real provider would send, so a demo's failure is indistinguishable
-from the real thing downstream.
+from the real thing downstream. The words the mock uses beyond generic HTTP (an
+overloaded 529, the error types of its in-band failures, its fake `sk-mock-` keys)
+are its `VOCABULARY`.
 """
 
 from __future__ import annotations
@@ -10,16 +12,40 @@ from __future__ import annotations
 import math
 import random
 from fractions import Fraction
+from types import MappingProxyType
 
 import orjson
 
 from services.kernel.errors import GatewayError
 from services.provider import errors
 from services.provider.adapters.mock.settings import MockSettings
+from services.provider.redact import GENERIC_REDACTOR, Redactor
+from services.provider.vocabulary import OVERLOADED, Refinement, Vocabulary
 
-__all__ = ["PROVIDER_NAME", "FaultPlan", "fault_error", "midstream_error", "request_error"]
+__all__ = [
+    "PROVIDER_NAME",
+    "VOCABULARY",
+    "FaultPlan",
+    "fault_error",
+    "midstream_error",
+    "request_error",
+]
 
 PROVIDER_NAME = "mock"
+
+VOCABULARY = Vocabulary(
+    statuses=MappingProxyType({529: OVERLOADED}),
+    error_types=MappingProxyType(
+        {
+            "timeout_error": 408,
+            "conflict_error": 409,
+            "request_too_large": 413,
+            "overloaded_error": 529,
+        }
+    ),
+    refinements=(Refinement(frozenset({"overloaded_error"}), OVERLOADED),),
+    key_prefixes=("sk-mock-",),
+)
 
 _TYPE_BY_STATUS = {
     400: "invalid_request_error",
@@ -74,17 +100,24 @@ class FaultPlan:
 def _body(status: int) -> bytes:
     message = _MESSAGE_BY_STATUS.get(status, f"Mock fault injected: HTTP {status}.")
     kind = _TYPE_BY_STATUS.get(status, "server_error")
-    if status == 529:  # Anthropic's shape
+    if status == 529:  # the wrapped shape that comes with a 529
         return orjson.dumps({"type": "error", "error": {"type": kind, "message": message}})
     return orjson.dumps({"error": {"message": message, "type": kind, "param": None, "code": None}})
 
 
-def fault_error(status: int, retry_after_s: float | None) -> GatewayError:
+def fault_error(
+    status: int, retry_after_s: float | None, redactor: Redactor = GENERIC_REDACTOR
+) -> GatewayError:
     headers = {"x-request-id": "req_mock_fault"}
     if retry_after_s is not None:
         headers["retry-after-ms"] = str(int(retry_after_s * 1000))
     return errors.upstream_error(
-        provider=PROVIDER_NAME, status=status, headers=headers, body=_body(status)
+        provider=PROVIDER_NAME,
+        status=status,
+        headers=headers,
+        body=_body(status),
+        vocabulary=VOCABULARY,
+        redactor=redactor,
     )
 
 
@@ -96,9 +129,11 @@ def midstream_error(status: int, after_chunks: int) -> GatewayError:
             "type": kind,
         }
     }
-    return errors.stream_error(provider=PROVIDER_NAME, payload=payload)
+    return errors.stream_error(provider=PROVIDER_NAME, payload=payload, vocabulary=VOCABULARY)
 
 
 def request_error(message: str, param: str | None) -> GatewayError:
     body = {"error": {"message": message, "type": "invalid_request_error", "param": param}}
-    return errors.upstream_error(provider=PROVIDER_NAME, status=400, body=body)
+    return errors.upstream_error(
+        provider=PROVIDER_NAME, status=400, body=body, vocabulary=VOCABULARY
+    )

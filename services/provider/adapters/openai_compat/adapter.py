@@ -1,22 +1,25 @@
 """The one adapter for every OpenAI-compatible provider, driven by a CompatSpec.
 
 It only wires the pure translation (translate.py, stream.py) to the injected
-UpstreamHttp and the provider service's error table. The credential comes from
-the call (key vault) or, failing that, the configured key; it is sent in the
-spec's auth header and nowhere else: never logged, never in an error.
+UpstreamHttp and the provider service's error table, read with the spec's
+vocabulary. The credential comes from the call (key vault) or, failing that, the
+configured key; it is sent in the spec's auth header and nowhere else: never
+logged, never in an error.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 import orjson
 
+from services.kernel.errors import GatewayError
 from services.provider.adapters.base import (
     Call,
-    Capability,
+    CapabilityValue,
     Chunk,
     Result,
     StreamEnd,
@@ -35,6 +38,7 @@ from services.provider.adapters.openai_compat.translate import (
 )
 from services.provider.errors import provider_not_configured, stream_error, upstream_error
 from services.provider.http import rate_limits
+from services.provider.redact import GENERIC_REDACTOR, Redactor
 
 __all__ = ["OpenAICompatAdapter"]
 
@@ -42,17 +46,25 @@ _log = logging.getLogger(__name__)
 
 
 class OpenAICompatAdapter:
-    def __init__(self, spec: CompatSpec, http: UpstreamHttp, *, api_key: str = "") -> None:
+    def __init__(
+        self,
+        spec: CompatSpec,
+        http: UpstreamHttp,
+        *,
+        api_key: str = "",
+        redactor: Redactor = GENERIC_REDACTOR,
+    ) -> None:
         self._spec = spec
         self._http = http
         self._api_key = api_key
+        self._redactor = redactor
 
     @property
     def name(self) -> str:
         return self._spec.name
 
     @property
-    def capabilities(self) -> frozenset[Capability]:
+    def capabilities(self) -> frozenset[CapabilityValue]:
         return self._spec.capabilities
 
     async def generate(self, call: Call) -> Result:
@@ -63,21 +75,15 @@ class OpenAICompatAdapter:
             request.path, headers=self._headers(secret, stream=False), body=_encode(request)
         )
         if not 200 <= response.status < 300:
-            raise upstream_error(
-                provider=self.name,
-                status=response.status,
-                headers=response.headers,
-                body=response.body,
-                secrets=(secret,),
-            )
+            raise self._http_error(response.status, response.headers, response.body, secret)
         payload = parse_body(self.name, response.body)
         if payload.get("error"):  # an error inside a 200: still an error
-            raise stream_error(provider=self.name, payload=payload, secrets=(secret,))
+            raise self._in_band_error(payload, secret)
         return Result(
             body=translate_response(self._spec, payload, response_model=call.response_model),
             usage=usage_from(extract_usage(self._spec, payload)),
             timing=response.timing,
-            rate_limits=rate_limits(response.headers),
+            rate_limits=rate_limits(response.headers, self._spec.vocabulary),
         )
 
     async def stream(self, call: Call) -> AsyncIterator[Chunk | StreamEnd]:
@@ -88,13 +94,7 @@ class OpenAICompatAdapter:
         headers = self._headers(secret, stream=True)
         async with self._http.stream(request.path, headers=headers, body=_encode(request)) as up:
             if not 200 <= up.status < 300:
-                raise upstream_error(
-                    provider=self.name,
-                    status=up.status,
-                    headers=up.headers,
-                    body=await up.read_body(),
-                    secrets=(secret,),
-                )
+                raise self._http_error(up.status, up.headers, await up.read_body(), secret)
             translator = StreamTranslator(
                 self._spec, response_model=call.response_model, include_usage=call.include_usage
             )
@@ -105,17 +105,37 @@ class OpenAICompatAdapter:
                     if translator.done:
                         break
             except InBandError as failure:
-                raise stream_error(
-                    provider=self.name, payload=failure.payload, secrets=(secret,)
-                ) from None
+                raise self._in_band_error(failure.payload, secret) from None
             for chunk in translator.finish():
                 yield chunk
             total_ms = (time.monotonic() - started) * 1000.0
             yield StreamEnd(
                 usage=translator.usage,
                 timing=Timing(first_byte_ms=up.first_byte_ms, total_ms=total_ms),
-                rate_limits=rate_limits(up.headers),
+                rate_limits=rate_limits(up.headers, self._spec.vocabulary),
             )
+
+    def _http_error(
+        self, status: int, headers: Mapping[str, str], body: bytes, secret: str
+    ) -> GatewayError:
+        return upstream_error(
+            provider=self.name,
+            status=status,
+            headers=headers,
+            body=body,
+            secrets=(secret,),
+            vocabulary=self._spec.vocabulary,
+            redactor=self._redactor,
+        )
+
+    def _in_band_error(self, payload: Mapping[str, Any], secret: str) -> GatewayError:
+        return stream_error(
+            provider=self.name,
+            payload=payload,
+            secrets=(secret,),
+            vocabulary=self._spec.vocabulary,
+            redactor=self._redactor,
+        )
 
     def _secret(self, call: Call) -> str:
         secret = call.credential.secret if call.credential is not None else self._api_key

@@ -12,7 +12,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from services.provider.adapters.base import Capability, Operation
+from services.provider.adapters.base import Capability, CapabilityValue, Operation
+from services.provider.vocabulary import GENERIC, Vocabulary
 
 __all__ = ["CompatSpec", "ParamAction", "ParamRule"]
 
@@ -73,7 +74,7 @@ class CompatSpec:
     name: str
     base_url: str
     chat_path: str
-    capabilities: frozenset[Capability]
+    capabilities: frozenset[CapabilityValue]
     completions_path: str | None = None  # None: no legacy /completions endpoint
     api_key_env: str = ""  # environment variable holding the configured key
     base_url_env: str = ""  # environment variable overriding `base_url`
@@ -93,15 +94,17 @@ class CompatSpec:
     # holding a message string: Groq uses `x_groq.error`.
     stream_error_fallbacks: tuple[tuple[str, str], ...] = ()
     docs: str = ""  # the page documenting the provider's OpenAI compatibility
+    # The provider's own error words, rate-limit headers and key prefixes.
+    vocabulary: Vocabulary = GENERIC
 
     def __post_init__(self) -> None:
         has_endpoint = self.completions_path is not None
-        if has_endpoint != (Capability.COMPLETIONS in self.capabilities):
+        if has_endpoint != (Capability.CAPABILITY_COMPLETIONS in self.capabilities):
             raise ValueError(
-                f"{self.name}: Capability.COMPLETIONS must be declared exactly when "
+                f"{self.name}: Capability.CAPABILITY_COMPLETIONS must be declared exactly when "
                 "completions_path is set"
             )
-        if Capability.CHAT not in self.capabilities:
+        if Capability.CAPABILITY_CHAT not in self.capabilities:
             raise ValueError(f"{self.name}: an OpenAI-compatible provider must support chat")
         seen = [rule.param for rule in self.rules] + [old for old, _ in self.renames]
         duplicates = sorted({p for p in seen if seen.count(p) > 1})

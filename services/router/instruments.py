@@ -1,0 +1,138 @@
+"""Prometheus instruments of the router: per-request GenAI metrics, retries,
+failovers, circuit state, and the usage sender's own health.
+
+Names follow the OpenTelemetry GenAI semantic conventions mapped to Prometheus:
+`gen_ai_client_token_usage`, `gen_ai_client_operation_duration_seconds`,
+`gen_ai_server_time_to_first_token_seconds`, labelled with the conventions'
+attributes (`gen_ai_operation_name`, `gen_ai_provider_name`, `gen_ai_request_model`,
+`gen_ai_response_model`, `gen_ai_token_type`, `error_type`) and bucketed at their
+advisory boundaries. Gateway-specific series are `agentopia_*`.
+"""
+
+from __future__ import annotations
+
+from agentopia.v1 import metrics_service_pb2 as pb
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+from metrics.client.instruments import RecorderInstruments
+from services.kernel.exposition import (
+    DURATION_BUCKETS,
+    OVERHEAD_BUCKETS,
+    TOKEN_BUCKETS,
+    TTFT_BUCKETS,
+)
+from services.kernel.semconv import (
+    OPERATION_LABEL,
+    PROVIDER_LABEL,
+    REQUEST_MODEL_LABEL,
+    RESPONSE_MODEL_LABEL,
+    TOKEN_TYPE_LABEL,
+)
+
+__all__ = ["GatewayInstruments"]
+
+_BASE = [OPERATION_LABEL, PROVIDER_LABEL, REQUEST_MODEL_LABEL, RESPONSE_MODEL_LABEL]
+
+
+class GatewayInstruments:
+    """The router's request metrics. Create once per process per registry."""
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.token_usage = Histogram(
+            "gen_ai_client_token_usage",
+            "Number of input and output tokens used (billable).",
+            [*_BASE, TOKEN_TYPE_LABEL],
+            buckets=TOKEN_BUCKETS,
+            registry=registry,
+        )
+        self.operation_duration = Histogram(
+            "gen_ai_client_operation_duration_seconds",
+            "GenAI operation duration, as the gateway's client sees it.",
+            [*_BASE, "error_type"],
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.time_to_first_token = Histogram(
+            "gen_ai_server_time_to_first_token_seconds",
+            "Time to generate the first token, for successful streamed responses.",
+            _BASE,
+            buckets=TTFT_BUCKETS,
+            registry=registry,
+        )
+        self.gateway_overhead = Histogram(
+            "agentopia_gateway_overhead_seconds",
+            "Time the gateway itself adds to a request (total minus upstream).",
+            [OPERATION_LABEL],
+            buckets=OVERHEAD_BUCKETS,
+            registry=registry,
+        )
+        self._counters(registry)
+        self.recorder = RecorderInstruments(registry)
+
+    def _counters(self, registry: CollectorRegistry) -> None:
+        self.tokens = Counter(
+            "agentopia_tokens",
+            "Tokens by kind: input (uncached), cached_input, cache_write, output, reasoning.",
+            [PROVIDER_LABEL, RESPONSE_MODEL_LABEL, "kind"],
+            registry=registry,
+        )
+        self.cost = Counter(
+            "agentopia_cost_usd",
+            "Cost in USD (float; the exact figure is in the metrics service's reports).",
+            [PROVIDER_LABEL, RESPONSE_MODEL_LABEL],
+            registry=registry,
+        )
+        self.retries = Counter(
+            "agentopia_retries",
+            "Upstream retries.",
+            [PROVIDER_LABEL, REQUEST_MODEL_LABEL],
+            registry=registry,
+        )
+        self.failovers = Counter(
+            "agentopia_failovers",
+            "Failovers to another deployment.",
+            [PROVIDER_LABEL, REQUEST_MODEL_LABEL],
+            registry=registry,
+        )
+        self.circuit_state = Gauge(
+            "agentopia_circuit_state",
+            "Circuit breaker per deployment: 1 closed, 2 half-open, 3 open (CircuitState).",
+            ["deployment_id", PROVIDER_LABEL],
+            registry=registry,
+        )
+
+    def observe_usage(self, event: pb.UsageEvent) -> None:
+        """Record one finished request from the usage event the router emits."""
+        op = event.operation or "chat"
+        labels = (op, event.provider, event.requested_model, event.model)
+        if event.prompt_tokens or event.completion_tokens:
+            self.token_usage.labels(*labels, "input").observe(event.prompt_tokens)
+            self.token_usage.labels(*labels, "output").observe(event.completion_tokens)
+        self._count_tokens(event)
+        if event.cost_usd:
+            self.cost.labels(event.provider, event.model).inc(float(event.cost_usd))
+        error_type = event.error_code if event.status_code >= 400 or event.error_code else ""
+        self.operation_duration.labels(*labels, error_type).observe(event.latency_ms / 1000)
+        if event.stream and event.time_to_first_token_ms > 0 and not error_type:
+            self.time_to_first_token.labels(*labels).observe(event.time_to_first_token_ms / 1000)
+        self.gateway_overhead.labels(op).observe(max(event.overhead_ms, 0.0) / 1000)
+        if event.retries:
+            self.retries.labels(event.provider, event.requested_model).inc(event.retries)
+        if event.failovers:
+            self.failovers.labels(event.provider, event.requested_model).inc(event.failovers)
+
+    def _count_tokens(self, event: pb.UsageEvent) -> None:
+        fresh = event.prompt_tokens - event.cached_tokens - event.cache_creation_tokens
+        kinds = {
+            "input": fresh,
+            "cached_input": event.cached_tokens,
+            "cache_write": event.cache_creation_tokens,
+            "output": event.completion_tokens - event.reasoning_tokens,
+            "reasoning": event.reasoning_tokens,
+        }
+        for kind, count in kinds.items():
+            if count > 0:
+                self.tokens.labels(event.provider, event.model, kind).inc(count)
+
+    def set_circuit(self, circuit: pb.DeploymentCircuit) -> None:
+        self.circuit_state.labels(circuit.deployment_id, circuit.provider).set(circuit.state)
