@@ -19,6 +19,7 @@ import re
 import sys
 import time
 from collections.abc import Callable
+from typing import cast
 
 __all__ = ["CHUNKS", "CHUNK_GAP_S", "UpstreamProtocol", "serve"]
 
@@ -63,8 +64,8 @@ class UpstreamProtocol(asyncio.Protocol):
         self._busy = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses, but the same interface.
+        self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data

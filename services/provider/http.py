@@ -276,7 +276,7 @@ class PooledStream:
             size += len(chunk)
         return b"".join(parts)[:limit]
 
-    def events(self) -> AsyncIterator[SseEvent]:
+    def events(self) -> _Events:
         """Server-sent events as they arrive, never buffered."""
         return _Events(self)
 
@@ -294,6 +294,11 @@ class _Events:
 
     def __aiter__(self) -> _Events:
         return self
+
+    @property
+    def buffered(self) -> bool:
+        """The next event came in the same read as the last one: taking it will not wait."""
+        return bool(self._pending)
 
     async def __anext__(self) -> SseEvent:
         while not self._pending:

@@ -166,15 +166,17 @@ class ProviderServicer(provider_service_pb2_grpc.ProviderServiceServicer):
             # grpc-stubs declares DoneCallback as a class; any callable works.
             context.add_done_callback(guard.on_rpc_done)  # type: ignore[arg-type]
             try:
+                pending: list[bytes] = []
                 async for item in items:
                     if isinstance(item, StreamEnd):
                         end = item
                         break
                     if not first_byte_ms:
                         first_byte_ms = _elapsed_ms(started)
-                    yield provider_service_pb2.StreamGenerateResponse(
-                        chunk_json=orjson.dumps(item.body)
-                    )
+                    pending += (_DATA, item.json, _EVENT_END)
+                    if not item.more:  # nothing else has arrived: send what we have now
+                        yield provider_service_pb2.StreamGenerateResponse(events=b"".join(pending))
+                        pending = []
             finally:
                 guard.finished = True
                 await attempts.close_stream(items)
@@ -184,7 +186,9 @@ class ProviderServicer(provider_service_pb2_grpc.ProviderServiceServicer):
                 extra={"request_id": invocation.request_id, "provider": invocation.provider},
             )
             end = StreamEnd(usage=Usage())
+        # Chunks that came with the end of the stream travel with the accounting.
         yield provider_service_pb2.StreamGenerateResponse(
+            events=b"".join(pending),
             usage=_usage(end.usage),
             timing=_timing(end.timing, first_byte_ms, _elapsed_ms(started)),
         )
@@ -202,6 +206,10 @@ class ProviderServicer(provider_service_pb2_grpc.ProviderServiceServicer):
             for provider in self._runtime.providers()
         ]
         return provider_service_pb2.ListProvidersResponse(providers=infos)
+
+
+_DATA = b"data: "
+_EVENT_END = b"\n\n"
 
 
 class _StreamGuard:

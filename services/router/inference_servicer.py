@@ -125,6 +125,21 @@ class InferenceServicer(inf_grpc.InferenceServiceServicer):
         inference = self._request(body, operation, context)
         opened = await self._pipeline.open_stream(inference)
         await context.send_initial_metadata(response_headers(inference.request_id, opened.headers))
-        yield convert(orjson.loads(opened.first))
-        async for chunk in opened.rest():
-            yield convert(orjson.loads(chunk))
+        for chunk in _chunks(opened.first):
+            yield convert(chunk)
+        async for events, _ in opened.rest():
+            for chunk in _chunks(events):
+                yield convert(chunk)
+
+
+def _chunks(events: bytes) -> list[Json]:
+    """The chunks inside SSE-framed events (`data: <json>\n\n` each)."""
+    return [
+        orjson.loads(event[len(_DATA) :])
+        for event in events.split(_EVENT_END)
+        if event.startswith(_DATA)
+    ]
+
+
+_DATA = b"data: "
+_EVENT_END = b"\n\n"

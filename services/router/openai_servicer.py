@@ -41,10 +41,6 @@ _DONE = b"data: [DONE]\n\n"
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
-def _event(chunk: bytes) -> httpbody_pb2.HttpBody:
-    return httpbody_pb2.HttpBody(content_type=_SSE, data=b"data: " + chunk + b"\n\n")
-
-
 class OpenAICompatServicer(oc_grpc.OpenAICompatServiceServicer):
     def __init__(
         self, *, pipeline: Pipeline, keys: KeyCache, catalog: ModelCatalog, max_body_bytes: int
@@ -102,12 +98,20 @@ class OpenAICompatServicer(oc_grpc.OpenAICompatServiceServicer):
             return
         opened = await self._pipeline.open_stream(inference)
         await context.send_initial_metadata(response_headers(request_id, opened.headers))
-        yield _event(opened.first)
+        # The events arrive framed for the client; each provider message is relayed as
+        # one HTTP chunk, and `[DONE]` rides with the last one.
+        if opened.first_is_last:
+            yield httpbody_pb2.HttpBody(content_type=_SSE, data=opened.first + _DONE)
+        else:
+            yield httpbody_pb2.HttpBody(content_type=_SSE, data=opened.first)
+        ended = opened.first_is_last
         try:
-            async for chunk in opened.rest():
-                yield _event(chunk)
+            async for events, last in opened.rest():
+                ended = last
+                yield httpbody_pb2.HttpBody(data=events + _DONE if last else events)
         except GatewayError as error:
             # Headers are gone: the only honest signal left is an in-band error event.
-            yield httpbody_pb2.HttpBody(content_type=_SSE, data=sse_error_event(error))
+            yield httpbody_pb2.HttpBody(data=sse_error_event(error))
             return
-        yield httpbody_pb2.HttpBody(content_type=_SSE, data=_DONE)
+        if not ended:
+            yield httpbody_pb2.HttpBody(data=_DONE)

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from agentopia.v1 import chat_pb2, metrics_service_pb2
@@ -66,8 +67,61 @@ class Completed:
     headers: dict[str, str]
 
 
+class Coalescer:
+    """Reads a provider stream in its own task while the caller writes to the client,
+    and hands over everything that arrived during a write as one batch: under load
+    the hop to the edge pays its per-message cost once per batch, and a message that
+    is ready is never held back."""
+
+    def __init__(self, call: Any) -> None:
+        self._call = call
+        self._buffer: list[pv_pb2.StreamGenerateResponse] = []
+        self._ready = asyncio.Event()
+        self._failure: BaseException | None = None
+        self._ended = False
+        self._task = asyncio.get_running_loop().create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            while True:
+                message = await self._call.read()
+                if not isinstance(message, pv_pb2.StreamGenerateResponse):
+                    return
+                self._buffer.append(message)
+                self._ready.set()
+        except grpc.aio.AioRpcError as failure:
+            self._failure = failure
+        finally:
+            self._ended = True
+            self._ready.set()
+
+    async def take(self) -> list[pv_pb2.StreamGenerateResponse]:
+        """What has arrived (waiting for something); empty once the stream is over."""
+        await self._ready.wait()
+        batch, self._buffer = self._buffer, []
+        if not self._ended:
+            self._ready.clear()
+        elif not batch and self._failure is not None:
+            raise self._failure
+        return batch
+
+    async def finished(self) -> None:
+        """Wait for the call's status after the last message."""
+        await self._task
+        if self._failure is not None:
+            raise self._failure
+
+    def close(self) -> None:
+        self._task.cancel()
+
+
 class StreamOpened:
-    """A stream whose first chunk has arrived; iterate `rest()` for the others."""
+    """A stream whose first events have arrived; iterate `rest()` for the others.
+
+    Events are chunks in the client's wire format, framed as SSE (`data: <json>\n\n`),
+    as many per message as the provider service had at hand: they are relayed as
+    they come, never split or re-framed. `first_is_last` says that the first message already ended the
+    stream (everything arrived at once)."""
 
     def __init__(
         self,
@@ -77,7 +131,7 @@ class StreamOpened:
         plan: Plan,
         attempt: Attempt,
         call: grpc.aio.UnaryStreamCall[pv_pb2.StreamGenerateRequest, pv_pb2.StreamGenerateResponse],
-        first: bytes,
+        first: pv_pb2.StreamGenerateResponse,
         reservation: Reservation | None,
     ) -> None:
         self._reservation = reservation
@@ -86,27 +140,42 @@ class StreamOpened:
         self._plan = plan
         self._attempt = attempt
         self._call = call
-        self.first = first
+        self._first = first
+        self.first = first.events
+        self.first_is_last = first.HasField("usage")
         self.first_at = time.perf_counter()
         self.headers = _headers(plan, attempt)
 
-    async def rest(self) -> AsyncIterator[bytes]:
+    async def rest(self) -> AsyncIterator[tuple[bytes, bool]]:
+        """`(events, last)` for each further message; `last` is true once, at the end."""
         outcome = Outcome(first_token_at=self.first_at)
+        reader = Coalescer(self._call) if not self.first_is_last else None
         try:
-            while True:
-                message = await self._call.read()
-                if not isinstance(message, pv_pb2.StreamGenerateResponse):
-                    break
-                if message.chunk_json:
-                    yield message.chunk_json
-                if message.HasField("usage"):
-                    outcome.usage, outcome.timing = message.usage, message.timing
+            final: pv_pb2.StreamGenerateResponse | None = self._first if self.first_is_last else None
+            while reader is not None and final is None:
+                batch = await reader.take()
+                if not batch:
+                    break  # ended without accounting: the provider service never does that
+                last = batch[-1].HasField("usage")
+                if last:
+                    final = batch[-1]
+                events = b"".join(message.events for message in batch)
+                if events or last:
+                    yield events, last
+            if final is not None:
+                outcome.usage, outcome.timing = final.usage, final.timing
+                if reader is None:
+                    await self._call.read()  # the status: the call ends cleanly, not cancelled
+                else:
+                    await reader.finished()
             self._attempt.succeed()
         except grpc.aio.AioRpcError as rpc_error:
             outcome.error = GatewayError.from_rpc_error(rpc_error)
             self._attempt.fail(outcome.error)
             raise outcome.error from None
         finally:
+            if reader is not None:
+                reader.close()
             self._call.cancel()
             self._plan.close()
             # Something was streamed: the upstream consumed tokens even if cut short.
@@ -204,7 +273,7 @@ class Pipeline:
                 except asyncio.CancelledError:
                     call.cancel()  # the client left before the first byte
                     raise
-                if not isinstance(first, pv_pb2.StreamGenerateResponse) or not first.chunk_json:
+                if not isinstance(first, pv_pb2.StreamGenerateResponse) or not first.events:
                     call.cancel()
                     attempt.fail(_empty_stream())
                     continue
@@ -215,7 +284,7 @@ class Pipeline:
                     plan=plan,
                     attempt=attempt,
                     call=call,
-                    first=first.chunk_json,
+                    first=first,
                     reservation=reservation,
                 )
         except GatewayError as error:

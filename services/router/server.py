@@ -6,6 +6,11 @@ servicers, composed into one `Service`.
 Start-up waits for the provider service's first provider list before it hands
 the service back: a registry claiming a capability some provider's adapter
 lacks is a configuration error, and the router exits with it instead of serving.
+
+The provider service is reached over a channel to `AGENTOPIA_PROVIDER_TARGET`
+(the `split` topology), or over a channel the caller injects together with the
+provider's readiness (the `colocated` topology: `services.colocated` hosts the
+provider service in this process and injects an in-process channel).
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import datetime as dt
 import socket
 import time
 import tomllib
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 import grpc
@@ -60,15 +67,28 @@ __all__ = ["compose"]
 
 
 async def compose(
-    config: RouterConfig, life: Lifecycle, *, metrics_registry: CollectorRegistry = REGISTRY
+    config: RouterConfig,
+    life: Lifecycle,
+    *,
+    metrics_registry: CollectorRegistry = REGISTRY,
+    provider_channel: grpc.aio.Channel | None = None,
+    provider_ready: Callable[[], Awaitable[None]] | None = None,
 ) -> Service:
     """The router, ready to serve. `metrics_registry` holds its Prometheus instruments
-    (one router per registry: in-process tests give each router its own)."""
+    (one router per registry: in-process tests give each router its own).
+
+    `provider_channel` replaces the channel to `config.provider_target` (the caller
+    owns it); the router then waits for `provider_ready` (None: nothing to wait for)
+    instead of the provider's health service saying SERVING."""
     prices = _price_table(config)  # configuration first: a bad file binds nothing
     registry, revision = _initial_registry(config, RegistryParser(prices))
     instruments = GatewayInstruments(metrics_registry)
     _expose(config, metrics_registry, life)
-    provider_channel, keyvault_channel = _channels(config, life)
+    provider_serving: Callable[[], Awaitable[None]] | None = None
+    if provider_channel is None:  # split: the provider service over the network
+        provider_channel = _provider_channel(config, life)
+        provider_serving = partial(wait_until_serving, provider_channel)
+    keyvault_channel = _keyvault_channel(config, life)
     state, circuits = _routing_state(registry, instruments)
     provider = pv_grpc.ProviderServiceStub(provider_channel)
     directory = ProviderDirectory(provider, state)
@@ -99,6 +119,10 @@ async def compose(
         # Bound and answering health checks (NOT_SERVING) while the provider service
         # is still starting; a registry claiming more than the adapters declare ends
         # the process here with one configuration error (exit 2).
+        if provider_ready is not None:
+            # In-process, the provider side first takes its lease: a provider with
+            # leased keys only would read as unconfigured until the next list refresh.
+            await provider_ready()
         await directory.first()
         _check_claims(registry, directory, config)
         life.spawn(directory.follow(), "provider list refresh")
@@ -106,7 +130,8 @@ async def compose(
         if monitor is not None:
             life.spawn(monitor.run(), "deployment health checks")
         await keys.ready.wait()
-        await wait_until_serving(provider_channel)
+        if provider_serving is not None:
+            await provider_serving()
 
     return Service(host, config.listen, ready=ready, grace_seconds=config.drain_grace_s)
 
@@ -150,13 +175,18 @@ def _expose(config: RouterConfig, registry: CollectorRegistry, life: Lifecycle) 
         life.on_close(exposition.close)
 
 
-def _channels(config: RouterConfig, life: Lifecycle) -> tuple[grpc.aio.Channel, grpc.aio.Channel]:
-    """To the provider service and the key vault (closed after the drain)."""
+def _provider_channel(config: RouterConfig, life: Lifecycle) -> grpc.aio.Channel:
+    """To the provider service (closed after the drain)."""
     provider = open_channel(config.provider_target)
-    keyvault = open_channel(config.keyvault_target)
     life.on_close(lambda: provider.close(None))
+    return provider
+
+
+def _keyvault_channel(config: RouterConfig, life: Lifecycle) -> grpc.aio.Channel:
+    """To the key vault (closed after the drain)."""
+    keyvault = open_channel(config.keyvault_target)
     life.on_close(lambda: keyvault.close(None))
-    return provider, keyvault
+    return keyvault
 
 
 def _routing_state(

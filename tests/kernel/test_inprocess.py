@@ -43,7 +43,7 @@ class _Servicer(pb_grpc.ProviderServiceServicer):
         context.add_done_callback(lambda _ctx: setattr(self, "done_calls", self.done_calls + 1))
         try:
             for index in range(3):
-                yield pb.StreamGenerateResponse(chunk_json=b"%d" % index)
+                yield pb.StreamGenerateResponse(events=b"%d" % index)
                 if request.invocation.provider == "endless":
                     await asyncio.sleep(3600)
             if request.invocation.provider == "fail-late":
@@ -107,7 +107,7 @@ async def test_unexpected_exception_is_internal(wired: Any) -> None:
 async def test_stream_reads_every_message_then_eof(wired: Any) -> None:
     servicer, stub = wired
     call = stub.StreamGenerate(pb.StreamGenerateRequest(invocation=pb.Invocation(provider="ok")))
-    got = [message.chunk_json async for message in call]
+    got = [message.events async for message in call]
     assert got == [b"0", b"1", b"2"]
     assert servicer.done_calls == 1
 
@@ -120,7 +120,7 @@ async def test_stream_error_after_messages_is_an_rpc_error(wired: Any) -> None:
     got = []
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         async for message in call:
-            got.append(message.chunk_json)
+            got.append(message.events)
     assert got == [b"0", b"1", b"2"]
     assert GatewayError.from_rpc_error(caught.value).code == "gone"
 
@@ -131,7 +131,7 @@ async def test_cancel_closes_the_servicers_generator_and_fires_done(wired: Any) 
         pb.StreamGenerateRequest(invocation=pb.Invocation(provider="endless"))
     )
     first = await call.read()
-    assert first.chunk_json == b"0"
+    assert first.events == b"0"
     reader = asyncio.create_task(call.read())
     await asyncio.sleep(0.01)
     reader.cancel()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 import orjson
@@ -144,14 +145,24 @@ async def test_models_fall_back_to_the_body(service: Running, probes: Probes) ->
     assert reply.usage.cached_tokens == 1
 
 
+def events_of(message: provider_service_pb2.StreamGenerateResponse) -> list[dict[str, Any]]:
+    """The chunks of one message: SSE-framed events, `data: <json>\\n\\n` each."""
+    assert message.events == b"" or message.events.endswith(b"\n\n")
+    return [
+        orjson.loads(event.removeprefix(b"data: "))
+        for event in message.events.split(b"\n\n")
+        if event
+    ]
+
+
 async def test_stream_generate_with_usage(service: Running) -> None:
     body = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
     messages = await collect(service, invocation("mock", body, model="mock/demo"))
     *chunks, final = messages
-    assert final.chunk_json == b""
+    assert final.events == b""
     assert final.usage.total_tokens > 0
     assert final.timing.total_ms >= final.timing.first_byte_ms > 0
-    parsed = [orjson.loads(m.chunk_json) for m in chunks]
+    parsed = [chunk for m in chunks for chunk in events_of(m)]
     assert len({c["id"] for c in parsed}) == 1
     assert parsed[0]["choices"][0]["delta"]["role"] == "assistant"
     assert parsed[-1]["choices"] == []
@@ -161,7 +172,7 @@ async def test_stream_generate_with_usage(service: Running) -> None:
 
 async def test_stream_without_stream_end_still_closes_with_accounting(service: Running) -> None:
     messages = await collect(service, invocation("probe", {**CHAT, "mode": "no_end"}))
-    assert [m.chunk_json for m in messages[:-1]] == [b'{"n":0}']
+    assert [m.events for m in messages[:-1]] == [b'data: {"n":0}\n\n']
     assert messages[-1].HasField("usage")
     assert messages[-1].usage.total_tokens == 0
 
@@ -306,7 +317,7 @@ async def test_cancelling_a_stream_closes_the_adapter(
         provider_service_pb2.StreamGenerateRequest(invocation=inv), timeout=SAFETY_S
     )
     first = await call.read()
-    assert orjson.loads(first.chunk_json)["n"] == 0
+    assert events_of(first)[0]["n"] == 0
     adapter = probes.adapters["probe"]
     call.cancel()
     await asyncio.wait_for(adapter.closed.wait(), SAFETY_S)

@@ -16,6 +16,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
+
 from keyvault.client.provider_keys.credential import Credential
 from services.provider.client.capabilities import (
     ALL_CAPABILITIES,
@@ -35,6 +37,7 @@ __all__ = [
     "Operation",
     "Result",
     "SseEvent",
+    "SseEvents",
     "StreamEnd",
     "Timing",
     "UpstreamHttp",
@@ -114,11 +117,48 @@ class Result:
     rate_limits: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
 class Chunk:
-    """One OpenAI `chat.completion.chunk` (or legacy `text_completion`) object."""
+    """One OpenAI `chat.completion.chunk` (or legacy `text_completion`) object.
 
-    body: Json
+    Held as a dict (`body`), as the client's JSON bytes (`json`), or both: an
+    adapter that relays bytes unparsed sets only `json`, one that builds the chunk
+    sets only `body`; each form is derived from the other on first use.
+    `more` says that the next chunk is already at hand (it came in the same
+    upstream read): the provider service sends chunks that arrive together as one
+    message, and never waits for a chunk that has not arrived.
+    """
+
+    __slots__ = ("_body", "_json", "more")
+
+    def __init__(
+        self, body: Json | None = None, *, json: bytes | None = None, more: bool = False
+    ) -> None:
+        if body is None and json is None:
+            raise ValueError("a Chunk needs a body or its JSON bytes")
+        self._body = body
+        self._json = json
+        self.more = more
+
+    @property
+    def body(self) -> Json:
+        if self._body is None:
+            assert self._json is not None
+            self._body = orjson.loads(self._json)
+        return self._body
+
+    @property
+    def json(self) -> bytes:
+        if self._json is None:
+            self._json = orjson.dumps(self._body)
+        return self._json
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Chunk) and self.body == other.body
+
+    __hash__ = None  # type: ignore[assignment]  # mutable cache, compared by value
+
+    def __repr__(self) -> str:
+        return f"Chunk({self.body!r}, more={self.more})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,12 +217,25 @@ class UpstreamStream(Protocol):
         """The whole body (for error statuses)."""
         ...
 
-    def events(self) -> AsyncIterator[SseEvent]:
+    def events(self) -> SseEvents:
         """Server-sent events as they arrive, never buffered."""
         ...
 
     @property
     def first_byte_ms(self) -> float: ...
+
+
+class SseEvents(Protocol):
+    """The events of one upstream response, in order."""
+
+    def __aiter__(self) -> SseEvents: ...
+
+    async def __anext__(self) -> SseEvent: ...
+
+    @property
+    def buffered(self) -> bool:
+        """Whether the next event has already arrived (taking it will not wait)."""
+        ...
 
 
 class UpstreamHttp(Protocol):

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 
 import orjson
 
+from services.kernel.errors import GatewayError
 from services.provider import errors as canonical
 from services.provider.adapters.anthropic.errors import NAME, VOCABULARY, http_error
 from services.provider.adapters.anthropic.response import completion_body, merge_usage, usage_from
@@ -33,6 +34,7 @@ from services.provider.adapters.base import (
     Timing,
     UpstreamHttp,
 )
+from services.provider.adapters.holdback import Holdback
 from services.provider.http import rate_limits
 from services.provider.redact import GENERIC_REDACTOR, Redactor
 
@@ -151,10 +153,22 @@ class AnthropicAdapter:
             )
             # Read to the end even after message_stop (the API closes right after it),
             # so the connection goes back to the pool instead of being dropped.
-            async for event in upstream.events():
-                for chunk in translator.feed(event):
-                    yield chunk
+            hold = Holdback()  # chunks that arrived together travel together
+            events = upstream.events()
+            try:
+                async for event in events:
+                    for chunk in translator.feed(event):
+                        if (ready := hold.push(chunk)) is not None:
+                            yield ready
+                    if not events.buffered and (ready := hold.release(more=False)) is not None:
+                        yield ready  # the read is used up: send before waiting for more
+            except GatewayError:
+                if (ready := hold.release(more=False)) is not None:
+                    yield ready  # what arrived before an in-band error still reaches the client
+                raise
             usage = translator.finish()
+            if (ready := hold.release(more=True)) is not None:
+                yield ready  # travels with the end of the stream
             timing = Timing(
                 first_byte_ms=upstream.first_byte_ms,
                 total_ms=(self._monotonic() - started) * 1000.0,

@@ -26,6 +26,7 @@ from services.provider.adapters.base import (
     Timing,
     UpstreamHttp,
 )
+from services.provider.adapters.holdback import Holdback
 from services.provider.adapters.openai_compat.spec import CompatSpec
 from services.provider.adapters.openai_compat.stream import InBandError, StreamTranslator
 from services.provider.adapters.openai_compat.translate import (
@@ -98,16 +99,26 @@ class OpenAICompatAdapter:
             translator = StreamTranslator(
                 self._spec, response_model=call.response_model, include_usage=call.include_usage
             )
+            hold = Holdback()
             try:
-                async for event in up.events():
+                events = up.events()
+                async for event in events:
                     for chunk in translator.feed(event.data, event.event):
-                        yield chunk
+                        if (ready := hold.push(chunk)) is not None:
+                            yield ready
                     if translator.done:
                         break
+                    if not events.buffered and (ready := hold.release(more=False)) is not None:
+                        yield ready  # the read is used up: send before waiting for more
             except InBandError as failure:
+                if (ready := hold.release(more=False)) is not None:
+                    yield ready  # what arrived before the error still reaches the client
                 raise self._in_band_error(failure.payload, secret) from None
             for chunk in translator.finish():
-                yield chunk
+                if (ready := hold.push(chunk)) is not None:
+                    yield ready
+            if (ready := hold.release(more=True)) is not None:
+                yield ready  # travels with the end of the stream
             total_ms = (time.monotonic() - started) * 1000.0
             yield StreamEnd(
                 usage=translator.usage,

@@ -66,6 +66,8 @@ class EnvelopeRelay:
             return None
         if _CHOICES not in raw:
             return None  # empty or missing choices: the full path decides
+        if "\n" in raw or "\r" in raw:
+            return None  # a multi-line event: re-encoded compactly, so framing stays intact
         if '"usage"' in raw:
             # Only the per-chunk `"usage":null` placeholder may pass; real usage is parsed.
             if raw.count('"usage"') != 1 or '"usage":null' not in raw:

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from services.provider.adapters.base import Chunk, Usage
+from services.provider.adapters.openai_compat.relay import EnvelopeRelay
 from services.provider.adapters.openai_compat.spec import CompatSpec
 from services.provider.adapters.openai_compat.translate import extract_usage, usage_from
 from services.provider.errors import connection_lost, invalid_upstream_response
@@ -53,6 +54,12 @@ class StreamTranslator:
         self._raw_usage: Json | None = None
         self._usage_sent = False
         self.done = False
+        parsed = {
+            *spec.private_fields,
+            *(field for field, _ in spec.usage_fallbacks),
+            *(field for field, _ in spec.stream_error_fallbacks),
+        }
+        self._relay = EnvelopeRelay(sorted(parsed), include_usage=include_usage)
 
     @property
     def usage(self) -> Usage:
@@ -66,6 +73,10 @@ class StreamTranslator:
         if text == DONE:
             self.done = True
             return []
+        if not event:
+            relayed = self._relay.relay(text)
+            if relayed is not None:
+                return [Chunk(json=relayed)]
         chunk = _parse(self._spec.name, text)
         if event == "error":
             raise InBandError(_error_object(chunk))
@@ -75,7 +86,10 @@ class StreamTranslator:
             self._raw_usage = usage
         self._remember(chunk)
         out = self._rewrite(chunk)
-        return [Chunk(body=out)] if out is not None else []
+        if out is None:
+            return []
+        self._relay.learn(text, chunk, out)
+        return [Chunk(body=out)]
 
     def finish(self) -> list[Chunk]:
         """Chunks still owed at the end of the stream; raises if it ended early."""
