@@ -86,7 +86,6 @@ async def _gateway(topology: str, workdir: Path, upstream_port: int, plan: Plan)
             headers={"Authorization": f"Bearer {key}"},
             processes=processes,
             plan=plan,
-            model_prefix="openai/",
         )
 
 
@@ -103,7 +102,7 @@ async def _peers(upstream_port: int, plan: Plan) -> list[TargetReport]:
                     headers=peer.headers,
                     processes={f"{peer.name} {index}": pid for index, pid in enumerate(peer.pids)},
                     plan=plan,
-                    model_prefix=peer.model_prefix,
+                    model=peer.model,
                 )
             )
     return reports

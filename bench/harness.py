@@ -21,6 +21,7 @@ from bench.driver import LoadResult, run_load
 
 __all__ = [
     "CONCURRENCY",
+    "DIRECT_MODEL",
     "WORKLOADS",
     "Cell",
     "Plan",
@@ -37,10 +38,12 @@ class Workload:
     stream: bool
     latency_ms: int
 
-    def body(self, model_prefix: str) -> bytes:
+    def body(self, model: str) -> bytes:
+        # The upstream reads its latency from the `bench-l<N>` marker in the prompt, so
+        # the model can be a real, priced one (budgets refuse unpriced models).
         document: dict[str, Any] = {
-            "model": f"{model_prefix}bench-l{self.latency_ms}",
-            "messages": [{"role": "user", "content": "ping"}],
+            "model": model,
+            "messages": [{"role": "user", "content": f"ping bench-l{self.latency_ms}"}],
         }
         if self.stream:
             document["stream"] = True
@@ -54,6 +57,9 @@ WORKLOADS = (
     Workload("20-chunk stream, 50 ms upstream", stream=True, latency_ms=50),
 )
 CONCURRENCY = (1, 10, 50)
+# A model of the shipped registry and price table: the gateway routes it to the
+# `openai` provider, whose base URL is the benchmark upstream.
+DIRECT_MODEL = "gpt-4o-mini"
 
 
 @dataclass(frozen=True)
@@ -148,7 +154,7 @@ async def measure(
     headers: Mapping[str, str],
     processes: Mapping[str, int],
     plan: Plan,
-    model_prefix: str = "",
+    model: str = DIRECT_MODEL,
 ) -> TargetReport:
     """Run every cell of `plan` against `url`, interleaved with the upstream itself."""
     pids = list(processes.values())
@@ -157,9 +163,7 @@ async def measure(
     for workload in plan.workloads:
         for concurrency in plan.concurrency:
             report.cells.append(
-                await _cell(
-                    workload, concurrency, url, direct_url, headers, pids, plan, model_prefix
-                )
+                await _cell(workload, concurrency, url, direct_url, headers, pids, plan, model)
             )
     report.peak_rss_mib = {label: peak_rss_mib(pid) for label, pid in processes.items()}
     return report
@@ -173,7 +177,7 @@ async def _cell(  # noqa: PLR0917 (one private call site)
     headers: Mapping[str, str],
     pids: list[int],
     plan: Plan,
-    model_prefix: str,
+    model: str,
 ) -> Cell:
     per_slice = max(concurrency, plan.count(workload) // plan.rounds)
     direct, target = LoadResult(concurrency), LoadResult(concurrency)
@@ -182,7 +186,7 @@ async def _cell(  # noqa: PLR0917 (one private call site)
         direct.merge(
             await run_load(
                 direct_url,
-                workload.body(""),
+                workload.body(DIRECT_MODEL),
                 {"Content-Type": "application/json"},
                 concurrency=concurrency,
                 requests=per_slice,
@@ -193,7 +197,7 @@ async def _cell(  # noqa: PLR0917 (one private call site)
         target.merge(
             await run_load(
                 url,
-                workload.body(model_prefix),
+                workload.body(model),
                 {"Content-Type": "application/json", **headers},
                 concurrency=concurrency,
                 requests=per_slice,

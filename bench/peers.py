@@ -22,7 +22,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.harness import DIRECT_MODEL
 from gateway.launcher import envoy_binary
+from gateway.ports import listener_ports, read_admin_address
 
 __all__ = ["Peer", "available_peers", "plain_envoy"]
 
@@ -33,7 +35,7 @@ class Peer:
     url: str
     pids: list[int]
     headers: dict[str, str] = field(default_factory=dict)
-    model_prefix: str = ""
+    model: str = DIRECT_MODEL
 
 
 def _plain_envoy_config(upstream_port: int) -> dict[str, object]:
@@ -94,23 +96,15 @@ def _plain_envoy_config(upstream_port: int) -> dict[str, object]:
 
 
 async def _listener_port(admin_file: Path, process: asyncio.subprocess.Process) -> int:
-    """The port Envoy bound for the `peer` listener, read from its admin API."""
-    for _ in range(400):
+    """The port Envoy bound for the `peer` listener, as Envoy itself reports it."""
+    for _ in range(600):
         if process.returncode is not None:
             raise RuntimeError("plain Envoy exited during start-up")
-        if admin_file.exists() and admin_file.read_text().strip():
-            break
-        await asyncio.sleep(0.05)
-    host, _, port = admin_file.read_text().strip().rpartition(":")
-    for _ in range(400):
-        with contextlib.suppress(OSError, ValueError, KeyError, IndexError):
-            reader, writer = await asyncio.open_connection(host, int(port))
-            writer.write(b"GET /listeners?format=json HTTP/1.0\r\n\r\n")
-            raw = await reader.read()
-            writer.close()
-            body = json.loads(raw.split(b"\r\n\r\n", 1)[1])
-            address = body["listener_statuses"][0]["local_address"]["socket_address"]
-            return int(address["port_value"])
+        admin = read_admin_address(admin_file)
+        if admin is not None:
+            port = (await asyncio.to_thread(listener_ports, admin)).get("peer")
+            if port:
+                return port
         await asyncio.sleep(0.05)
     raise RuntimeError("plain Envoy did not report its listener")
 
@@ -200,7 +194,7 @@ async def _litellm(upstream_port: int) -> AsyncIterator[Peer]:
                 "litellm",
                 f"http://127.0.0.1:{port}/v1/chat/completions",
                 [process.pid],
-                model_prefix="bench",
+                model="bench",
             )
         finally:
             process.terminate()

@@ -1,18 +1,21 @@
--- Agentopia edge, response path: OpenAI-shaped errors and header hygiene.
+-- Agentopia edge, response path: OpenAI-shaped errors.
 --
 -- Contract with the services (rendered by gateway/envoy_config.py):
 --   * `x-agentopia-error: <OpenAI error JSON>` on a trailers-only gRPC error response
 --     replaces the body; `x-agentopia-http-status: <3-digit status>` sets :status.
---     Both headers are removed before the response leaves the edge.
 --   * Any other non-2xx reply to an OpenAI path (/v1/*) -- Envoy's own 404/413/503,
 --     the transcoder's google.rpc.Status JSON, a gRPC status the transcoder could not
 --     render -- is wrapped into {"error": {"message", "type", "param", "code"}}.
 --   * On other REST paths a gRPC error the transcoder could not render (empty body,
 --     content-type application/grpc) becomes {"code", "message", "details": []}.
---   * grpc-* and x-envoy-* headers (and HTTP/2 trailers) are removed from REST
---     responses; native gRPC calls (request content-type application/grpc*) are
---     never touched.
--- Successful and streaming bodies are never buffered: only error bodies are read.
+--
+-- Envoy runs this only for REST callers (never for native gRPC, request content-type
+-- application/grpc*) and only on error responses: a status outside 2xx, or the
+-- services' x-agentopia-error (gateway/filters.py holds the matcher). Successes and
+-- streams never reach it. The request's own path and method come from dynamic
+-- metadata (header_to_metadata, before the transcoder rewrites them); grpc-*,
+-- x-envoy-* and x-agentopia-* headers and trailers are removed natively afterwards
+-- (header_mutation), so this script reads them but never has to clean them.
 
 local META = "agentopia.edge"
 local OPENAI_PREFIX = "/v1/"
@@ -127,34 +130,6 @@ local function status_json(grpc)
   return '{"code":' .. (grpc.status or 2) .. ',"message":"' .. message .. '","details":[]}'
 end
 
-local function strip_internal_headers(headers)
-  local doomed = {}
-  for name, _ in pairs(headers) do
-    if starts_with(name, "grpc-") or starts_with(name, "x-envoy-")
-        or name == "x-agentopia-error" or name == "x-agentopia-http-status" then
-      doomed[#doomed + 1] = name
-    end
-  end
-  for _, name in ipairs(doomed) do
-    headers:remove(name)
-  end
-end
-
--- HTTP/2 clients also receive the transcoder's trailers (grpc-status, grpc-message):
--- let the body chunks pass as they arrive (nothing is buffered), then clean them.
-local function strip_trailers(handle, body_read)
-  if starts_with(handle:streamInfo():protocol() or "", "HTTP/1") then
-    return  -- HTTP/1.1 responses carry no trailers here
-  end
-  if not body_read then
-    for _ in handle:bodyChunks() do end
-  end
-  local trailers = handle:trailers()
-  if trailers then
-    strip_internal_headers(trailers)
-  end
-end
-
 -- Reading the body yields; header objects fetched before it are dead afterwards,
 -- so headers are fetched again (they may still be modified at that point).
 local function replace_body(handle, text)
@@ -162,28 +137,11 @@ local function replace_body(handle, text)
   local headers = handle:headers()
   headers:replace("content-type", "application/json")
   headers:replace("content-length", tostring(#text))
-  strip_trailers(handle, true)
-end
-
-function envoy_on_request(handle)
-  local headers = handle:headers()
-  local path = headers:get(":path") or ""
-  local meta = handle:streamInfo():dynamicMetadata()
-  meta:set(META, "path", path)
-  meta:set(META, "method", headers:get(":method") or "")
-  if starts_with(headers:get("content-type") or "", "application/grpc") then
-    meta:set(META, "grpc", true)
-  end
-  if starts_with(path, OPENAI_PREFIX) then
-    meta:set(META, "openai", true)
-  end
 end
 
 function envoy_on_response(handle)
   local meta = handle:streamInfo():dynamicMetadata():get(META) or {}
-  if meta.grpc then
-    return  -- a native gRPC caller: grpc-status and friends are its protocol
-  end
+  local openai = starts_with(meta.path or "", OPENAI_PREFIX)
   local headers = handle:headers()
   local agentopia_error = headers:get("x-agentopia-error")
   local override = headers:get("x-agentopia-http-status")
@@ -191,7 +149,6 @@ function envoy_on_response(handle)
     status = tonumber(headers:get("grpc-status") or ""),
     message = headers:get("grpc-message"),
   }
-  strip_internal_headers(headers)
   if agentopia_error then
     if override and string.match(override, "^[1-5]%d%d$") then
       headers:replace(":status", override)
@@ -200,19 +157,16 @@ function envoy_on_response(handle)
     return
   end
   local status = tonumber(headers:get(":status")) or 0
-  if status < 300 or not (meta.openai or grpc.status) then
-    strip_trailers(handle, false)  -- successes and streams flow untouched
-    return
+  if status < 300 or not (openai or grpc.status) then
+    return  -- nothing to rewrite
   end
   -- An error: small, so reading it whole is fine. A gRPC status the transcoder
   -- could not render arrives with an empty body (and whatever content-type).
   local body = handle:body(true)
   local text = body:getBytes(0, body:length())
-  if meta.openai then
+  if openai then
     replace_body(handle, openai_error(status, text, meta, grpc))
   elseif #text == 0 then
     replace_body(handle, status_json(grpc))
-  else
-    strip_trailers(handle, true)
   end
 end

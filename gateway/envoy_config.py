@@ -2,10 +2,12 @@
 
 One listener serves REST (grpc_json_transcoder over the descriptor set) and
 native gRPC (h2c, prior knowledge) on the same port. HTTP filter order on the
-request path: lua → health_check → grpc_json_transcoder → router. Responses
-run the other way, so the Lua filter sees every reply after the transcoder has
-converted it, including the local replies (404/413/503) of every filter after
-it; `edge_filter.lua` holds the error contract with the services.
+request path (gateway/filters.py says what each does): header_to_metadata →
+header_mutation (REST only) → lua (REST errors only) → health_check →
+grpc_json_transcoder → router. Responses run the other way, so the Lua filter
+sees every error reply after the transcoder has converted it, including the
+local replies (404/413/503) of every filter after it; `edge_filter.lua` holds
+the error contract with the services.
 
 `python -m gateway.envoy_config` prints the bootstrap for the current environment.
 """
@@ -19,6 +21,14 @@ from typing import Any
 import yaml
 
 from gateway.clusters import T, address, clusters, stats_listener
+from gateway.filters import (
+    EDGE_METADATA,
+    ERROR_HEADER,
+    HTTP_STATUS_HEADER,
+    error_filter,
+    header_metadata,
+    rest_header_hygiene,
+)
 from gateway.routes import TRANSCODER, console_routes, service_routes, transcoded_services
 from gateway.settings import EdgeSettings, OtelSettings
 
@@ -31,9 +41,6 @@ __all__ = [
     "to_yaml",
 ]
 
-# The contract with the services (see edge_filter.lua).
-ERROR_HEADER = "x-agentopia-error"
-HTTP_STATUS_HEADER = "x-agentopia-http-status"
 HEALTH_PATH = "/healthz"
 
 _HCM = T + "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
@@ -43,7 +50,7 @@ _ACCESS_LOG_FORMAT = {
     "time": "%START_TIME%",
     "service": "edge",
     "method": "%REQ(:METHOD)%",
-    "path": "%DYNAMIC_METADATA(agentopia.edge:path)%",
+    "path": f"%DYNAMIC_METADATA({EDGE_METADATA}:path)%",
     "rpc": "%REQ(:PATH)%",
     "protocol": "%PROTOCOL%",
     "status": "%RESPONSE_CODE%",
@@ -96,13 +103,9 @@ def _transcoder(settings: EdgeSettings) -> dict[str, Any]:
 
 def _http_filters(settings: EdgeSettings) -> list[dict[str, Any]]:
     return [
-        {
-            "name": "envoy.filters.http.lua",
-            "typed_config": {
-                "@type": T + "envoy.extensions.filters.http.lua.v3.Lua",
-                "default_source_code": {"inline_string": lua_source(settings)},
-            },
-        },
+        header_metadata(),
+        rest_header_hygiene(),
+        error_filter(lua_source(settings)),
         {
             # The edge's own health: 200, or 503 once draining (launcher's SIGTERM).
             "name": "envoy.filters.http.health_check",

@@ -161,6 +161,11 @@ def drain(admin: HostPort, seconds: float) -> None:
         _log.warning("edge drain cut short: %s", exc)
 
 
+def _set_on_exit(process: subprocess.Popen[bytes], stop: threading.Event) -> None:
+    process.wait()
+    stop.set()
+
+
 def supervise(command: Sequence[str], launch: LaunchSettings, reporting: Reporting) -> int:
     """Run Envoy until it exits or SIGTERM/SIGINT arrives; returns its exit code."""
     stop = threading.Event()
@@ -171,10 +176,14 @@ def supervise(command: Sequence[str], launch: LaunchSettings, reporting: Reporti
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     process = subprocess.Popen(command)
+    # Envoy exiting ends the wait as a signal does, so once the port is published
+    # the launcher sleeps until one of them happens instead of polling.
+    threading.Thread(target=_set_on_exit, args=(process, stop), daemon=True).start()
     published = reporting.port_file is None
     try:
-        while process.poll() is None and not stop.wait(0.2):
-            published = published or reporting.publish()
+        while not published and not stop.wait(0.2):
+            published = reporting.publish()
+        stop.wait()
         if process.poll() is None:
             admin = reporting.admin_address()
             if admin is not None:

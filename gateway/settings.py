@@ -181,7 +181,11 @@ def console_from_env(env: Mapping[str, str]) -> pathlib.Path | None:
 class LaunchSettings:
     """How the launcher runs the binary (not part of the rendered bootstrap)."""
 
-    concurrency: int = 2
+    # Envoy worker threads (AGENTOPIA_EDGE_CONCURRENCY). One worker relays thousands of
+    # requests a second, far more than the mesh behind it serves, and every worker
+    # holds its own connection pools, caches and Lua state: raise it only for an
+    # edge that has cores of its own to spare.
+    concurrency: int = 1
     drain_seconds: float = 5.0
     log_level: str = "warning"
     config_path: pathlib.Path | None = None

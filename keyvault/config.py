@@ -85,13 +85,15 @@ class KeyVaultConfig:
             secret_manager_endpoint=env_str("AGENTOPIA_SECRET_MANAGER_ENDPOINT", "", env),
             admin_key=admin_key,
             service_token=env_str("AGENTOPIA_KEYVAULT_SERVICE_TOKEN", "", env),
-            poll_interval_s=env_int("AGENTOPIA_KEYVAULT_POLL_INTERVAL_MS", 200, env, minimum=10)
+            # Changes made on other replicas arrive within this (revoked within a second).
+            poll_interval_s=env_int("AGENTOPIA_KEYVAULT_POLL_INTERVAL_MS", 500, env, minimum=10)
             / 1000,
             limits_redis_url=env_str("AGENTOPIA_LIMITS_REDIS_URL", "", env),
             limits_prefix=env_str("AGENTOPIA_LIMITS_PREFIX", "agentopia:limits", env),
             provider_target=env_str("AGENTOPIA_PROVIDER_TARGET", "127.0.0.1:50052", env),
             rotation_overlap_s=env_float("AGENTOPIA_KEY_ROTATION_OVERLAP_S", 600.0, env),
-            sweep_interval_s=env_float("AGENTOPIA_KEYVAULT_SWEEP_S", 1.0, env, minimum=0.05),
+            # The sweeper wakes when something is due; this bounds its sleep otherwise.
+            sweep_interval_s=env_float("AGENTOPIA_KEYVAULT_SWEEP_S", 60.0, env, minimum=0.05),
             drain_grace_s=env_float("AGENTOPIA_DRAIN_GRACE_S", 5.0, env),
             exposition=ExpositionSettings.from_env(PROMETHEUS_PORT, env),
             log_level=env_str("AGENTOPIA_LOG_LEVEL", "INFO", env),

@@ -16,7 +16,7 @@ from agentopia.v1 import routing_config_service_pb2 as rc_pb2
 from keyvault.access import Guard
 from keyvault.audit.log import AuditLog
 from keyvault.audit.servicer import AuditServicer
-from keyvault.client.limits import Limiter, RedisLimiter
+from keyvault.client.limits import Limiter, open_limiter
 from keyvault.client_keys.hash_key import load_or_create_hash_key, rewrap_hash_key
 from keyvault.client_keys.servicer import ClientKeyServicer
 from keyvault.client_keys.snapshot import ClientSnapshot, build_client_snapshot
@@ -37,7 +37,7 @@ from keyvault.routing_config.servicer import RoutingConfigServicer
 from keyvault.routing_config.store import RoutingConfigStore
 from keyvault.storage import migrate, versions
 from keyvault.storage.database import Database, make_engine
-from keyvault.storage.feed import SnapshotFeed
+from keyvault.storage.feed import CounterFeeds, SnapshotFeed
 from services.kernel.channels import open_channel
 from services.kernel.config import ConfigError
 from services.kernel.exposition import start_settings
@@ -55,16 +55,32 @@ class SchemaNotCurrentError(ConfigError):
 
 
 async def open_database(config: KeyVaultConfig) -> Database:
+    """The database, its schema at head: migrated by a child process when `auto` asks
+    for it (this process never loads Alembic), else checked."""
     engine = make_engine(config.database_url, config.database_schema)
-    if config.migrate == "auto":
-        await asyncio.to_thread(migrate.upgrade, engine)
-    elif not await asyncio.to_thread(migrate.is_current, engine):
+    try:
+        if not await asyncio.to_thread(migrate.is_current, engine):
+            if config.migrate != "auto":
+                raise SchemaNotCurrentError(
+                    "the key vault database schema is not current: run "
+                    "`python -m keyvault migrate` (or set AGENTOPIA_KEYVAULT_MIGRATE=auto)"
+                )
+            await migrate.upgrade_in_child(_database_env(config))
+        else:
+            _log.info("key vault schema is at %s", migrate.HEAD)
+    except BaseException:
         engine.dispose()
-        raise SchemaNotCurrentError(
-            "the key vault database schema is not current: run `python -m keyvault migrate` "
-            "(or set AGENTOPIA_KEYVAULT_MIGRATE=auto)"
-        )
+        raise
     return Database(engine)
+
+
+def _database_env(config: KeyVaultConfig) -> dict[str, str]:
+    """The variables `python -m keyvault migrate` needs to reach this database."""
+    return {
+        "AGENTOPIA_KEYVAULT_DATABASE_URL": config.database_url,
+        "AGENTOPIA_KEYVAULT_DATABASE_SCHEMA": config.database_schema,
+        "AGENTOPIA_LOG_LEVEL": config.log_level,
+    }
 
 
 def migrate_schema(config: KeyVaultConfig) -> int:
@@ -103,7 +119,7 @@ async def _open_envelope(config: KeyVaultConfig, reader: SecretManagerReader | N
 def _limiter(config: KeyVaultConfig, life: Lifecycle) -> Limiter | None:
     if not config.limits_redis_url:
         return None
-    limiter = RedisLimiter.from_url(config.limits_redis_url, prefix=config.limits_prefix)
+    limiter = open_limiter(config.limits_redis_url, prefix=config.limits_prefix)
     life.on_close(limiter.aclose)
     return limiter
 
@@ -118,38 +134,27 @@ def _validator(config: KeyVaultConfig, life: Lifecycle) -> Validator:
 class _Feeds:
     """One snapshot feed per change counter; the stores publish to them."""
 
+    counters: CounterFeeds
     client_keys: SnapshotFeed[ClientSnapshot]
     provider_keys: SnapshotFeed[list[LeasedKey]]
     routing_config: SnapshotFeed[rc_pb2.WatchRoutingConfigResponse]
 
     @classmethod
     def of(cls, db: Database, hash_key: bytes, envelope: Envelope, poll_s: float) -> _Feeds:
+        counters = CounterFeeds(db, poll_interval_s=poll_s)
         return cls(
-            SnapshotFeed.of_counter(
-                db,
-                versions.CLIENT_KEYS,
-                build=functools.partial(build_client_snapshot, db, hash_key),
-                poll_interval_s=poll_s,
+            counters,
+            counters.add(
+                versions.CLIENT_KEYS, functools.partial(build_client_snapshot, db, hash_key)
             ),
-            SnapshotFeed.of_counter(
-                db,
-                versions.PROVIDER_KEYS,
-                build=functools.partial(lease_snapshot, db, envelope),
-                poll_interval_s=poll_s,
-            ),
-            SnapshotFeed.of_counter(
-                db,
-                versions.ROUTING_CONFIG,
-                build=functools.partial(build_routing_snapshot, db),
-                poll_interval_s=poll_s,
-            ),
+            counters.add(versions.PROVIDER_KEYS, functools.partial(lease_snapshot, db, envelope)),
+            counters.add(versions.ROUTING_CONFIG, functools.partial(build_routing_snapshot, db)),
         )
 
     async def start(self, life: Lifecycle) -> None:
         """Load each snapshot now (so SERVING means ready), then follow the counters."""
-        for feed in (self.client_keys, self.provider_keys, self.routing_config):
-            await feed.refresh()
-            life.spawn(feed.follow(), f"feed:{feed.name}")
+        await self.counters.refresh()
+        life.spawn(self.counters.follow(), "feeds")
 
 
 async def compose(
@@ -174,7 +179,10 @@ async def compose(
     if config.admin_key:
         await client_keys.upsert_bootstrap(config.admin_key)
     await feeds.start(life)
-    life.spawn(health.sweep_every(config.sweep_interval_s), "provider-key sweeper")
+    life.spawn(
+        health.sweep_when_due(feeds.provider_keys.next_change, config.sweep_interval_s),
+        "provider-key sweeper",
+    )
 
     servicers: tuple[GuardedServicer, ...] = (
         ClientKeyServicer(

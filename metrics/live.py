@@ -130,6 +130,8 @@ class LiveHub:
         return self._current
 
     def _publish(self, second: _Second) -> None:
+        if not self._subscribers:
+            return  # nobody watches: an idle service builds no frames
         frame = self.frame(second)
         for queue in self._subscribers:
             if queue.full():

@@ -26,7 +26,7 @@ from services.kernel.hosting import ServiceHost
 from services.kernel.logs import configure_logging
 from services.kernel.service import Lifecycle, Service
 
-__all__ = ["SERVICE_NAME", "MetricsHost", "compose", "migrate_schema"]
+__all__ = ["SERVICE_NAME", "MetricsHost", "compose", "migrate_schema", "open_store"]
 
 SERVICE_NAME = "agentopia.v1.MetricsService"
 _log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ async def compose(
         life.on_close(exposition.close)
         _log.info("metrics: Prometheus /metrics on port %d", exposition.port)
     table = pricing.default_table()
-    store = await _open_store(config)
+    store = await open_store(config)
     life.on_close(store.engine.dispose)
     live = LiveHub(health_ttl_s=config.health_ttl_s)
     if keys is None and config.keyvault_target:
@@ -97,19 +97,28 @@ def _follow_keys(target: str, life: Lifecycle) -> KeyCache:
     return keys
 
 
-async def _open_store(config: MetricsConfig) -> UsageStore:
+async def open_store(config: MetricsConfig) -> UsageStore:
+    """The store, its schema at head: migrated by a child process when `auto` asks for
+    it (this process never loads Alembic), else checked."""
     engine = db.create_engine(config.database_url)
-    if config.migrate == "auto":
-        await asyncio.to_thread(db.migrate, engine)
-        return UsageStore(engine)
-    current = await asyncio.to_thread(db.current_revision, engine)
-    if current != db.head_revision():
+    try:
+        current = await asyncio.to_thread(db.current_revision, engine)
+        if current != db.HEAD:
+            if config.migrate != "auto":
+                raise ConfigError(
+                    f"the metrics database is at revision {current}, the code needs "
+                    f"{db.HEAD}: run `python -m metrics migrate` "
+                    "(or set AGENTOPIA_METRICS_MIGRATE=auto)"
+                )
+            await db.migrate_in_child(
+                {
+                    "AGENTOPIA_METRICS_DATABASE_URL": config.database_url,
+                    "AGENTOPIA_LOG_LEVEL": config.log_level,
+                }
+            )
+    except BaseException:
         engine.dispose()
-        raise ConfigError(
-            f"the metrics database is at revision {current}, the code needs "
-            f"{db.head_revision()}: run `python -m metrics migrate` "
-            "(or set AGENTOPIA_METRICS_MIGRATE=auto)"
-        )
+        raise
     return UsageStore(engine)
 
 

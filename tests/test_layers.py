@@ -83,6 +83,7 @@ def test_the_copy_keeps_every_contract(pristine: Path) -> None:
         ("services/kernel/config.py", "import tests.support.mesh", {"kernel", "tooling"}),
         ("keyvault/client/__init__.py", "import keyvault.config", {"clients"}),
         ("services/router/server.py", "import keyvault.config", {"services"}),
+        ("services/router/server.py", "import services.colocated.topology", {"layers"}),
         ("metrics/servicer.py", "import services.provider.config", {"services"}),
         ("gateway/routes.py", "import metrics.config", {"edge"}),
         ("metrics/server.py", "import tests.support.edge", {"tooling"}),

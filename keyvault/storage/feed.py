@@ -1,25 +1,28 @@
-"""A snapshot feed: the latest snapshot of a table plus a wake-up for every watcher when
+"""Snapshot feeds: the latest snapshot of a table plus a wake-up for every watcher when
 it changes. Local changes publish at once (`changed`); changes made by other key-vault
-replicas are found by polling the table's version counter (one tiny read per
-interval, in `follow`), so a change reaches every watcher of every replica within
-the poll interval plus the rebuild time."""
+replicas are found by polling the version counters (`CounterFeeds.follow`: one small
+read of every counter per interval, whatever the number of feeds), so a change reaches
+every watcher of every replica within the poll interval plus the rebuild time."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from keyvault.storage import versions
 from keyvault.storage.database import Database
 
-__all__ = ["SnapshotFeed"]
+__all__ = ["CounterFeeds", "SnapshotFeed"]
 
 _log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+def _no_follower() -> None:
+    """The poke of a feed nobody follows (a test's stand-in)."""
 
 
 class SnapshotFeed(Generic[T]):
@@ -27,36 +30,15 @@ class SnapshotFeed(Generic[T]):
         self,
         name: str,
         *,
-        version: Callable[[], Awaitable[int]],
         build: Callable[[], Awaitable[tuple[int, T]]],
-        poll_interval_s: float,
+        poke: Callable[[], None] = _no_follower,
     ) -> None:
         self.name = name
-        self._version = version
         self._build = build
-        self._interval = poll_interval_s
+        self._poke = poke
         self._current: tuple[int, T] | None = None
         self._changed = asyncio.Event()
-        self._poke = asyncio.Event()
         self._closed = False
-
-    @classmethod
-    def of_counter(
-        cls,
-        db: Database,
-        counter: str,
-        *,
-        build: Callable[[], Awaitable[tuple[int, T]]],
-        poll_interval_s: float,
-    ) -> SnapshotFeed[T]:
-        """A feed that follows one of the `kv_versions` counters (named like the counter).
-        `build` must read the counter in the same transaction as the snapshot."""
-        return cls(
-            counter,
-            version=lambda: versions.read(db, counter),
-            build=build,
-            poll_interval_s=poll_interval_s,
-        )
 
     @property
     def current(self) -> T | None:
@@ -68,7 +50,7 @@ class SnapshotFeed(Generic[T]):
 
     def poke(self) -> None:
         """Rebuild soon (at the follower's next turn) instead of at the next poll."""
-        self._poke.set()
+        self._poke()
 
     async def changed(self) -> None:
         """A change was committed here: publish it before the caller answers, so this
@@ -85,26 +67,19 @@ class SnapshotFeed(Generic[T]):
             self._current = (version, snapshot)
             self._publish_wakeup()
 
+    async def next_change(self) -> None:
+        """Return once a newer snapshot is published here (or the feed closes)."""
+        if not self._closed:
+            await self._changed.wait()
+
+    def close(self) -> None:
+        """End every subscription (the follower does this when it stops)."""
+        self._closed = True
+        self._publish_wakeup()
+
     def _publish_wakeup(self) -> None:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
-
-    async def follow(self) -> None:
-        """Poll the counter until cancelled (the service's lifecycle runs this); then
-        end every subscription."""
-        try:
-            while True:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._poke.wait(), self._interval)
-                self._poke.clear()
-                try:
-                    if await self._version() != self.version:
-                        await self.refresh()
-                except Exception:  # a database blip must not end the feed; retry next tick
-                    _log.exception("%s feed refresh failed", self.name)
-        finally:
-            self._closed = True
-            self._publish_wakeup()
 
     async def subscribe(self) -> AsyncIterator[T]:
         """The current snapshot, then each newer one (a slow watcher skips to the latest)."""
@@ -116,3 +91,58 @@ class SnapshotFeed(Generic[T]):
                 yield snapshot
                 continue
             await changed.wait()
+
+
+class CounterFeeds:
+    """The feeds that follow the `kv_versions` change counters, each named like its
+    counter. One task polls them all: every interval (or at once when a feed is poked)
+    it reads every counter in one query and rebuilds the feeds whose counter moved."""
+
+    def __init__(self, db: Database, *, poll_interval_s: float) -> None:
+        self._db = db
+        self._interval = poll_interval_s
+        self._feeds: dict[str, SnapshotFeed[Any]] = {}
+        self._poke = asyncio.Event()
+
+    def add(self, counter: str, build: Callable[[], Awaitable[tuple[int, T]]]) -> SnapshotFeed[T]:
+        """A feed of counter `counter`; `build` must read the counter in the same
+        transaction as the snapshot."""
+        feed: SnapshotFeed[T] = SnapshotFeed(counter, build=build, poke=self._poke.set)
+        self._feeds[counter] = feed
+        return feed
+
+    async def refresh(self) -> None:
+        """Load every snapshot now (at start, so SERVING means ready)."""
+        for feed in self._feeds.values():
+            await feed.refresh()
+
+    async def follow(self) -> None:
+        """Poll the counters until cancelled (the service's lifecycle runs this); then
+        end every subscription."""
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(self._interval):
+                        await self._poke.wait()
+                except TimeoutError:
+                    pass
+                self._poke.clear()
+                await self._catch_up()
+        finally:
+            for feed in self._feeds.values():
+                feed.close()
+
+    async def _catch_up(self) -> None:
+        # A database blip must not end the feeds: each is retried at the next turn.
+        try:
+            counters = await versions.read_all(self._db)
+        except Exception:
+            _log.exception("reading the change counters failed")
+            return
+        for name, feed in self._feeds.items():
+            if counters.get(name, 0) == feed.version:
+                continue
+            try:
+                await feed.refresh()
+            except Exception:
+                _log.exception("%s feed refresh failed", name)

@@ -20,6 +20,12 @@ is dropped and counted as `agentopia_usage_events_dropped_total{reason="buffer_f
 or `aclose` runs out of time - what is left is counted as `reason="shutdown"`.
 A batch the service rejects as malformed (INVALID_ARGUMENT) is never retried:
 `reason="rejected"`, as are events the service reports in `rejected_event_ids`.
+
+Health (`health_source`: circuits, key health) rides along with the next batch when
+it has changed, and is sent on its own only as a heartbeat every `health_refresh_s`
+(10 s: a third of the metrics service's AGENTOPIA_METRICS_HEALTH_TTL_S default, after
+which it forgets a reporter), so an idle gateway makes one small call per heartbeat
+instead of one per flush interval.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import contextlib
 import datetime as dt
 import logging
 import random
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -83,6 +90,7 @@ class UsageRecorder:
         backoff_initial: float = 0.1,
         backoff_max: float = 5.0,
         health_source: Callable[[], pb.HealthReport | None] | None = None,
+        health_refresh_s: float = 10.0,
         instruments: RecorderInstruments | None = None,
         rng: Callable[[], float] = random.random,
     ) -> None:
@@ -102,6 +110,7 @@ class UsageRecorder:
         self._rpc_timeout = rpc_timeout
         self._backoff = (backoff_initial, backoff_max)
         self._health_source = health_source
+        self._health = _HealthHeartbeat(health_refresh_s)
         self._instruments = instruments
         self._rng = rng
         self._buffer: collections.deque[pb.UsageEvent] = collections.deque()
@@ -179,7 +188,7 @@ class UsageRecorder:
             size = min(self._max_batch, len(self._buffer))
             batch = [self._buffer.popleft() for _ in range(size)]
             self._in_flight = len(batch)
-            health = self._health_source() if self._health_source else None
+            health = self._health.due(self._health_source()) if self._health_source else None
             if batch or health is not None:
                 await self._send(pb.RecordUsageRequest(events=batch, health=health))
             self._in_flight = 0
@@ -188,8 +197,10 @@ class UsageRecorder:
     async def _wait_for_work(self) -> None:
         if len(self._buffer) >= self._max_batch or self._closing:
             return
+        # asyncio.timeout, not wait_for: no task is created per turn.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self._interval)
+            async with asyncio.timeout(self._interval):
+                await self._wake.wait()
         self._wake.clear()
 
     async def _send(self, request: pb.RecordUsageRequest) -> None:
@@ -253,3 +264,27 @@ class UsageRecorder:
     def _depth(self) -> None:
         if self._instruments:
             self._instruments.buffer_depth.set(self.pending)
+
+
+class _HealthHeartbeat:
+    """Which health reports to send: a changed one at once, an unchanged one (its
+    `time` aside) once every `refresh_s`."""
+
+    def __init__(self, refresh_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._refresh_s = refresh_s
+        self._clock = clock
+        self._last: bytes | None = None
+        self._sent_at = 0.0
+
+    def due(self, report: pb.HealthReport | None) -> pb.HealthReport | None:
+        if report is None:
+            return None
+        state = pb.HealthReport()
+        state.CopyFrom(report)
+        state.ClearField("time")
+        key = state.SerializeToString(deterministic=True)
+        now = self._clock()
+        if key == self._last and now - self._sent_at < self._refresh_s:
+            return None
+        self._last, self._sent_at = key, now
+        return report

@@ -1,19 +1,48 @@
-"""Engine creation (SQLite or PostgreSQL) and Alembic migrations."""
+"""Engine creation (SQLite or PostgreSQL), the schema's revision and its migrations.
+
+Alembic is imported only by `migrate` (and `script_head`). The long-running service
+reads the revision with a plain query and compares it with `HEAD`; when it must
+migrate, it runs `python -m metrics migrate` as a short-lived child process
+(`migrate_in_child`), so Alembic (and Mako) never take up room in its resident set.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import pathlib
-from typing import Any
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 
-__all__ = ["create_engine", "current_revision", "head_revision", "migrate"]
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+__all__ = [
+    "HEAD",
+    "MigrationError",
+    "create_engine",
+    "current_revision",
+    "head_revision",
+    "migrate",
+    "migrate_in_child",
+    "script_head",
+]
+
+# The newest migration in metrics/migrations/versions; tests/metrics/test_storage.py
+# checks it against Alembic's own reading of the scripts, so a migration added without
+# moving it fails there.
+HEAD = "0001_usage"
 
 _VERSION_TABLE = "alembic_version"
 MIGRATIONS = pathlib.Path(__file__).resolve().parent.parent / "migrations"
+
+
+class MigrationError(RuntimeError):
+    """`python -m metrics migrate`, run at start, failed (its own output says why)."""
 
 
 def create_engine(url: str) -> sa.Engine:
@@ -38,6 +67,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _config() -> Config:
+    from alembic.config import Config  # noqa: PLC0415 (only migrating needs Alembic)
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
@@ -45,13 +76,22 @@ def _config() -> Config:
 
 def migrate(engine: sa.Engine) -> None:
     """Upgrade the schema to the latest revision (idempotent)."""
+    from alembic import command  # noqa: PLC0415
+
     config = _config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
 
-def head_revision() -> str | None:
+def head_revision() -> str:
+    return HEAD
+
+
+def script_head() -> str | None:
+    """The head as Alembic reads it from the migration scripts (what `HEAD` must be)."""
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
+
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
@@ -62,3 +102,19 @@ def current_revision(engine: sa.Engine) -> str | None:
         if not sa.inspect(connection).has_table(_VERSION_TABLE):
             return None
         return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+async def migrate_in_child(env: Mapping[str, str]) -> None:
+    """Run `python -m metrics migrate` with `env` over this process's environment and
+    wait for it. Its log lines go where this process's go; a failure raises."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "metrics", "migrate", env={**os.environ, **env}
+    )
+    try:
+        status = await process.wait()
+    except BaseException:  # cancelled while starting: the child must not outlive us
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        raise
+    if status != 0:
+        raise MigrationError(f"`python -m metrics migrate` exited with status {status}")

@@ -2,7 +2,10 @@
 transaction, with `INSERT ... ON CONFLICT DO NOTHING RETURNING event_id` on both
 SQLite (a multi-row VALUES) and PostgreSQL (`INSERT ... SELECT unnest(arrays)`).
 Only the rows this transaction inserted feed the rollup, so a batch delivered
-twice, even concurrently, is counted once."""
+twice, even concurrently, is counted once.
+
+SQLAlchemy's PostgreSQL dialect module (about 5 MiB resident) is imported only by a
+store on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from metrics.storage.ingest import Row, rollup_deltas
 from metrics.storage.schema import ROLLUP_KEYS, ROLLUP_SUMS, usage_events, usage_minute
@@ -26,7 +29,13 @@ class UsageStore:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
-        self._insert: Any = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        self._insert: Any = sqlite.insert
+        self._pg_insert: Any = None
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects import postgresql  # noqa: PLC0415
+
+            self._insert = postgresql.insert
+            self._pg_insert = _pg_insert_events(postgresql)
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
 
     def ping(self) -> None:
@@ -57,7 +66,7 @@ class UsageStore:
             # One statement with one array per column: psycopg adapts arrays
             # fast, where a 500-row VALUES list with RETURNING costs ~5x more.
             columns = {c.name: [row[c.name] for row in rows] for c in usage_events.c}
-            return list(connection.execute(_PG_INSERT, columns).scalars())
+            return list(connection.execute(self._pg_insert, columns).scalars())
         statement = (
             sqlite.insert(usage_events)
             .on_conflict_do_nothing(index_elements=["event_id"])
@@ -74,17 +83,21 @@ class UsageStore:
         )
 
 
-_PG_INSERT = (
-    postgresql.insert(usage_events)
-    .from_select(
-        [c.name for c in usage_events.c],
-        sa.select(
-            *(
-                sa.func.unnest(sa.bindparam(c.name, type_=postgresql.ARRAY(c.type))).label(c.name)
-                for c in usage_events.c
-            )
-        ),
+def _pg_insert_events(postgresql: Any) -> Any:
+    """One INSERT ... SELECT unnest(array per column), ON CONFLICT DO NOTHING."""
+    return (
+        postgresql.insert(usage_events)
+        .from_select(
+            [c.name for c in usage_events.c],
+            sa.select(
+                *(
+                    sa.func.unnest(sa.bindparam(c.name, type_=postgresql.ARRAY(c.type))).label(
+                        c.name
+                    )
+                    for c in usage_events.c
+                )
+            ),
+        )
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(usage_events.c.event_id)
     )
-    .on_conflict_do_nothing(index_elements=["event_id"])
-    .returning(usage_events.c.event_id)
-)

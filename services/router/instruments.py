@@ -11,6 +11,8 @@ advisory boundaries. Gateway-specific series are `agentopia_*`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from agentopia.v1 import metrics_service_pb2 as pb
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
@@ -38,6 +40,7 @@ class GatewayInstruments:
     """The router's request metrics. Create once per process per registry."""
 
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.token_usage = Histogram(
             "gen_ai_client_token_usage",
             "Number of input and output tokens used (billable).",
@@ -106,20 +109,30 @@ class GatewayInstruments:
         op = event.operation or "chat"
         labels = (op, event.provider, event.requested_model, event.model)
         if event.prompt_tokens or event.completion_tokens:
-            self.token_usage.labels(*labels, "input").observe(event.prompt_tokens)
-            self.token_usage.labels(*labels, "output").observe(event.completion_tokens)
+            self._child(self.token_usage, *labels, "input").observe(event.prompt_tokens)
+            self._child(self.token_usage, *labels, "output").observe(event.completion_tokens)
         self._count_tokens(event)
         if event.cost_usd:
-            self.cost.labels(event.provider, event.model).inc(float(event.cost_usd))
+            self._child(self.cost, event.provider, event.model).inc(float(event.cost_usd))
         error_type = event.error_code if event.status_code >= 400 or event.error_code else ""
-        self.operation_duration.labels(*labels, error_type).observe(event.latency_ms / 1000)
+        self._child(self.operation_duration, *labels, error_type).observe(event.latency_ms / 1000)
         if event.stream and event.time_to_first_token_ms > 0 and not error_type:
-            self.time_to_first_token.labels(*labels).observe(event.time_to_first_token_ms / 1000)
-        self.gateway_overhead.labels(op).observe(max(event.overhead_ms, 0.0) / 1000)
+            ttft_s = event.time_to_first_token_ms / 1000
+            self._child(self.time_to_first_token, *labels).observe(ttft_s)
+        self._child(self.gateway_overhead, op).observe(max(event.overhead_ms, 0.0) / 1000)
         if event.retries:
-            self.retries.labels(event.provider, event.requested_model).inc(event.retries)
+            self._child(self.retries, event.provider, event.requested_model).inc(event.retries)
         if event.failovers:
-            self.failovers.labels(event.provider, event.requested_model).inc(event.failovers)
+            self._child(self.failovers, event.provider, event.requested_model).inc(event.failovers)
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(*labels)`, looked up once per label set: prometheus_client
+        validates and hashes labels on every call, this is one dict hit per request."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def _count_tokens(self, event: pb.UsageEvent) -> None:
         fresh = event.prompt_tokens - event.cached_tokens - event.cache_creation_tokens
@@ -132,7 +145,7 @@ class GatewayInstruments:
         }
         for kind, count in kinds.items():
             if count > 0:
-                self.tokens.labels(event.provider, event.model, kind).inc(count)
+                self._child(self.tokens, event.provider, event.model, kind).inc(count)
 
     def set_circuit(self, circuit: pb.DeploymentCircuit) -> None:
         self.circuit_state.labels(circuit.deployment_id, circuit.provider).set(circuit.state)

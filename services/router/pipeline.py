@@ -120,8 +120,8 @@ class StreamOpened:
 
     Events are chunks in the client's wire format, framed as SSE (`data: <json>\n\n`),
     as many per message as the provider service had at hand: they are relayed as
-    they come, never split or re-framed. `first_is_last` says that the first message already ended the
-    stream (everything arrived at once)."""
+    they come, never split or re-framed. `first_is_last` says that the first
+    message already ended the stream (everything arrived at once)."""
 
     def __init__(
         self,
@@ -151,7 +151,7 @@ class StreamOpened:
         outcome = Outcome(first_token_at=self.first_at)
         reader = Coalescer(self._call) if not self.first_is_last else None
         try:
-            final: pv_pb2.StreamGenerateResponse | None = self._first if self.first_is_last else None
+            final = self._first if self.first_is_last else None
             while reader is not None and final is None:
                 batch = await reader.take()
                 if not batch:

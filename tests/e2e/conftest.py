@@ -1,8 +1,13 @@
-"""One mesh + one real Envoy edge per test session, on free ports, with the three
-provider emulators (OpenAI, Groq, Anthropic wire formats) as its upstreams."""
+"""One mesh + one real Envoy edge per topology and test session, on free ports, with
+the three provider emulators (OpenAI, Groq, Anthropic wire formats) as its upstreams.
+
+Every mesh of the end-to-end suite is started once per topology (`split`, then
+`colocated`, docs/topologies.md), through the `topology` fixture; AGENTOPIA_TOPOLOGY
+set in the environment runs the suite against that one only."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +16,7 @@ import openai
 import pytest
 import pytest_asyncio
 
+from services.colocated.topology import TOPOLOGIES, TOPOLOGY_VAR, topology_from_env
 from tests.emulators.anthropic import AnthropicEmulator
 from tests.emulators.openai_compat import OpenAICompatEmulator
 from tests.provider.conformance.entry_anthropic import respond as anthropic_respond
@@ -44,9 +50,20 @@ class Edge:
         return self.mesh.admin_key
 
 
+def _topologies() -> tuple[str, ...]:
+    return (topology_from_env(),) if os.environ.get(TOPOLOGY_VAR) else TOPOLOGIES
+
+
+@pytest.fixture(scope="session", params=_topologies())
+def topology(request: pytest.FixtureRequest) -> str:
+    """The topology of the mesh a test runs against (each test runs under each)."""
+    chosen: str = request.param
+    return chosen
+
+
 @pytest_asyncio.fixture(scope="session")
-async def edge(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Edge]:
-    workdir: Path = tmp_path_factory.mktemp("mesh")
+async def edge(tmp_path_factory: pytest.TempPathFactory, topology: str) -> AsyncIterator[Edge]:
+    workdir: Path = tmp_path_factory.mktemp(f"mesh-{topology}")
     async with (
         OpenAICompatEmulator("openai", api_keys=(OPENAI_KEY,), fault_hook=fault_for) as oai,
         OpenAICompatEmulator("groq", api_keys=(GROQ_KEY,), fault_hook=fault_for) as groq,
@@ -62,7 +79,7 @@ async def edge(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Edge]:
             "ANTHROPIC_BASE_URL": claude.base_url,
         }
         async with (
-            run_mesh(workdir, env) as mesh,
+            run_mesh(workdir, env, topology=topology) as mesh,
             run_edge(
                 router_port=mesh.services["router"].port,
                 keyvault_port=mesh.services["keyvault"].port,

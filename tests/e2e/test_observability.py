@@ -64,20 +64,22 @@ class Observed:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def observed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Observed]:
-    workdir = tmp_path_factory.mktemp("observed")
+async def observed(
+    tmp_path_factory: pytest.TempPathFactory, topology: str
+) -> AsyncIterator[Observed]:
+    workdir = tmp_path_factory.mktemp(f"observed-{topology}")
     default = Reply(text="Cached and reasoned.", cached_tokens=4, reasoning_tokens=3)
     async with OpenAICompatEmulator("openai", api_keys=(OPENAI_KEY,), default=default) as oai:
         env = {"OPENAI_API_KEY": OPENAI_KEY, "OPENAI_BASE_URL": oai.base_url}
         async with (
-            run_mesh(workdir, env, prometheus=SERVICES) as mesh,
+            run_mesh(workdir, env, prometheus=SERVICES, topology=topology) as mesh,
             run_edge(
                 router_port=mesh.services["router"].port,
                 keyvault_port=mesh.services["keyvault"].port,
                 metrics_port=mesh.services["metrics"].port,
             ) as edge,
         ):
-            ports = {name: mesh.services[name].prometheus_port for name in SERVICES}
+            ports = {name: mesh.process(name).prometheus_port for name in SERVICES}
             yield Observed(mesh=mesh, url=edge.url, prometheus=ports)
 
 

@@ -21,7 +21,7 @@ from agentopia.v1 import provider_service_pb2_grpc as pv_grpc
 
 from tests.emulators.openai_compat import OpenAICompatEmulator
 from tests.support.edge import run_edge
-from tests.support.mesh import Mesh, run_mesh, start_service
+from tests.support.mesh import Mesh, run_mesh
 
 pytestmark = pytest.mark.e2e
 
@@ -66,12 +66,12 @@ async def _live_key_health(mesh: Mesh, key_id: str) -> int:
     raise AssertionError("the live stream ended")
 
 
-async def test_a_vault_key_reaches_the_upstream(tmp_path: Path) -> None:
+async def test_a_vault_key_reaches_the_upstream(tmp_path: Path, topology: str) -> None:
     secret = "sk-proj-vault-" + secrets.token_urlsafe(24)
     async with OpenAICompatEmulator("openai", api_keys=(secret,)) as upstream:
         # OPENAI_API_KEY empty: no environment key, even if the caller's shell has one.
         env = {"OPENAI_BASE_URL": upstream.base_url, "OPENAI_API_KEY": ""}
-        async with run_mesh(tmp_path / "mesh", env) as mesh:
+        async with run_mesh(tmp_path / "mesh", env, topology=topology) as mesh:
             admin = (("authorization", f"Bearer {mesh.admin_key}"),)
             async with grpc.aio.insecure_channel(mesh.target("keyvault")) as channel:
                 vault = kv_grpc.ProviderKeyServiceStub(channel)
@@ -83,14 +83,7 @@ async def test_a_vault_key_reaches_the_upstream(tmp_path: Path) -> None:
                 await asyncio.wait_for(_until_openai_is_configured(mesh), SAFETY_S)
                 # A router started now sees openai configured at once (the first one
                 # re-reads ListProviders only every 30 s).
-                router = await start_service(
-                    "router-2",
-                    "services.router",
-                    mesh.workdir,
-                    mesh.router_env,
-                    listen_var="AGENTOPIA_ROUTER_LISTEN",
-                )
-                mesh.services[router.name] = router
+                router = await mesh.start_router("router-2")
                 async with (
                     run_edge(
                         router_port=router.port,

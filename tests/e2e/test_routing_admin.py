@@ -18,7 +18,7 @@ from agentopia.v1 import routing_admin_service_pb2 as ra_pb2
 from agentopia.v1 import routing_admin_service_pb2_grpc as ra_grpc
 from google.api import httpbody_pb2
 
-from tests.support.mesh import Mesh, ServiceProcess, run_mesh, start_service
+from tests.support.mesh import Mesh, ServiceProcess, run_mesh
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
@@ -61,19 +61,15 @@ class TwoRouters:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def routers(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TwoRouters]:
-    workdir = tmp_path_factory.mktemp("routing-admin")
+async def routers(
+    tmp_path_factory: pytest.TempPathFactory, topology: str
+) -> AsyncIterator[TwoRouters]:
+    workdir = tmp_path_factory.mktemp(f"routing-admin-{topology}")
     models = workdir / "models.toml"
     models.write_text(REGISTRY, encoding="utf-8")
     env = {"AGENTOPIA_MODELS_FILE": str(models), "AGENTOPIA_HEALTH_CHECK_INTERVAL_S": "0"}
-    async with run_mesh(workdir, env) as mesh:
-        second = await start_service(
-            "router2",
-            "services.router",
-            workdir,
-            mesh.router_env,
-            listen_var="AGENTOPIA_ROUTER_LISTEN",
-        )
+    async with run_mesh(workdir, env, topology=topology) as mesh:
+        second = await mesh.start_router("router2")
         first_channel = grpc.aio.insecure_channel(mesh.target("router"))
         second_channel = grpc.aio.insecure_channel(f"127.0.0.1:{second.port}")
         try:

@@ -78,7 +78,7 @@ class _Undeclared:
 
 
 async def test_a_method_without_declared_access_is_refused_at_start_up() -> None:
-    guard = Guard(SnapshotFeed("unused", version=_never, build=_never, poll_interval_s=1.0), "")
+    guard = Guard(SnapshotFeed("unused", build=_never), "")
     with pytest.raises(TypeError, match=r"no access declared for \['ListAuditEvents'\]"):
         register(ServiceHost("keyvault"), guard, _Undeclared())
 

@@ -8,7 +8,8 @@ from agentopia.v1 import audit_service_pb2 as audit_pb2
 from agentopia.v1 import client_key_service_pb2 as ck_pb2
 from agentopia.v1 import keyvault_types_pb2 as kv_types
 
-from keyvault.client.limits import BudgetPeriod, Limits, RedisLimiter
+from keyvault.client.limits import BudgetPeriod, Limits
+from keyvault.client.limits.redis_limiter import RedisLimiter
 from tests.keyvault.conftest import REDIS_URL, Vault, admin
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Callable
+from typing import Any
 
 from agentopia.v1 import audit_service_pb2 as audit_pb2
 from agentopia.v1 import keyvault_types_pb2 as kv_types
 from agentopia.v1 import provider_key_service_pb2 as pk_pb2
 from google.protobuf import duration_pb2, field_mask_pb2
 
+from keyvault.config import KeyVaultConfig
 from tests.keyvault.conftest import SERVICE_TOKEN, Vault, admin
 from tests.keyvault.streams import Follower
 
@@ -62,6 +65,18 @@ async def test_401_disables_and_flags_the_key(vault: Vault) -> None:
 
 
 async def test_429_cools_the_key_down_until_retry_after(vault: Vault) -> None:
+    await _cools_down_and_back(vault)
+
+
+async def test_the_sweeper_wakes_when_the_cool_down_ends_not_on_a_period(
+    start_vault: Callable[..., Any], make_config: Callable[..., KeyVaultConfig]
+) -> None:
+    # Its longest sleep is an hour: only the cool-down's own end can wake it in time.
+    vault = await start_vault(make_config(AGENTOPIA_KEYVAULT_SWEEP_S="3600"))
+    await _cools_down_and_back(vault)
+
+
+async def _cools_down_and_back(vault: Vault) -> None:
     key_id = await _key(vault)
     lease: Follower[pk_pb2.WatchProviderKeysResponse] = Follower(
         vault.provider_keys.WatchProviderKeys(

@@ -19,10 +19,10 @@ from keyvault.client.limits import (
     Limiter,
     Limits,
     MemoryLimiter,
-    RedisLimiter,
     Reservation,
 )
 from keyvault.client.limits.periods import period_bounds
+from keyvault.client.limits.redis_limiter import RedisLimiter
 from services.kernel.errors import GatewayError
 from tests.keyvault.conftest import REDIS_URL
 

@@ -7,7 +7,8 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 
-from keyvault.client.limits import BudgetPeriod, Limits, RedisLimiter
+from keyvault.client.limits import BudgetPeriod, Limits
+from keyvault.client.limits.redis_limiter import RedisLimiter
 from services.kernel.errors import GatewayError
 from tests.keyvault.conftest import REDIS_URL
 

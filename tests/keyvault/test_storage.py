@@ -1,5 +1,6 @@
 """Alembic migrations: they build exactly the models' schema on SQLite and PostgreSQL,
-run on start in the embedded default, and are an explicit step otherwise."""
+run on start in the embedded default (as a child process: `python -m keyvault migrate`),
+and are an explicit step otherwise."""
 
 from __future__ import annotations
 
@@ -63,3 +64,25 @@ def test_migrate_is_an_explicit_command(make_config: Callable[..., KeyVaultConfi
         assert migrate.is_current(engine)
     finally:
         engine.dispose()
+
+
+async def test_auto_migration_runs_the_migrate_command_in_a_child_process(
+    make_config: Callable[..., KeyVaultConfig],
+) -> None:
+    # A fresh database: the key vault brings it to head with `python -m keyvault migrate`
+    # (so the long-running process never loads Alembic), then opens it.
+    config = make_config()
+    engine = make_engine(config.database_url, config.database_schema)
+    try:
+        assert migrate.current_revision(engine) is None
+    finally:
+        engine.dispose()
+    db = await open_database(config)
+    try:
+        assert migrate.is_current(db.engine)
+    finally:
+        db.dispose()
+
+
+def test_head_is_the_newest_migration_script() -> None:
+    assert migrate.script_head() == migrate.HEAD == migrate.head_revision()

@@ -3,6 +3,7 @@ schema per test session, dropped afterwards), and an in-process service on port 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -75,7 +76,13 @@ def config_for(url: str, **overrides: object) -> MetricsConfig:
 async def serving(
     config: MetricsConfig, registry: CollectorRegistry, keys: KeyCache | None = None
 ) -> AsyncIterator[int]:
-    """The composed service on `config.listen` (port 0), SERVING; yields its port."""
+    """The composed service on `config.listen` (port 0), SERVING; yields its port.
+
+    With `migrate="auto"` the database is brought to head here first, in the test
+    process, so `compose` finds it current instead of starting a migration child
+    process per test (that child is tested on its own in test_storage.py)."""
+    if config.migrate == "auto":
+        await asyncio.to_thread(_migrate, config.database_url)
     life = Lifecycle()
     try:
         service = await compose(config, life, registry=registry, keys=keys)
@@ -89,6 +96,14 @@ async def serving(
             await service.host.stop(0)
     finally:
         await life.close()
+
+
+def _migrate(url: str) -> None:
+    engine = db.create_engine(url)
+    try:
+        db.migrate(engine)
+    finally:
+        engine.dispose()
 
 
 @dataclass

@@ -138,3 +138,33 @@ async def test_health_is_sent_as_a_heartbeat() -> None:
             await asyncio.sleep(0.01)
         await recorder.aclose()
     assert fake.health[0] == report and not fake.events
+
+
+async def test_unchanged_health_is_not_sent_again_until_the_heartbeat() -> None:
+    fake = FakeMetrics()
+    circuit = pb.DeploymentCircuit(deployment_id="d1", state=pb.CIRCUIT_STATE_CLOSED)
+    report = pb.HealthReport(reporter="router-0", circuits=[circuit])
+    async with serve_fake(fake) as target:
+        recorder = UsageRecorder(
+            target,
+            health_source=lambda: report,
+            health_refresh_s=3600.0,
+            **FAST,  # type: ignore[arg-type]
+        )
+        for batch in range(3):  # three flushes, each with events, the health unchanged
+            for event in events(5, prefix=f"b{batch}-"):
+                recorder.record(event)
+            await recorder.flush()
+        report.time.GetCurrentTime()  # a newer time alone is no change
+        recorder.record(pb.UsageEvent(event_id="same"))
+        await recorder.flush()
+        assert len(fake.health) == 1 and len(fake.events) == 16
+        circuit.state = pb.CIRCUIT_STATE_OPEN  # a change goes out with the next batch
+        report.circuits[0].CopyFrom(circuit)
+        recorder.record(pb.UsageEvent(event_id="changed"))
+        await recorder.flush()
+        await recorder.aclose()
+    assert [h.circuits[0].state for h in fake.health] == [
+        pb.CIRCUIT_STATE_CLOSED,
+        pb.CIRCUIT_STATE_OPEN,
+    ]

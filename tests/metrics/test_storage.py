@@ -13,6 +13,7 @@ from agentopia.v1 import metrics_service_pb2 as pb
 
 from metrics.client import pricing
 from metrics.live import percentile_cont
+from metrics.server import open_store
 from metrics.storage import db
 from metrics.storage.ingest import parse_events, pusd_to_usd
 from metrics.storage.paging import PageTokenError
@@ -24,6 +25,7 @@ from metrics.storage.reports import (
     UsageReports,
 )
 from metrics.storage.store import UsageStore
+from tests.metrics.conftest import config_for
 from tests.metrics.workload import expected, workload
 
 START = dt.datetime(2026, 3, 1, 10, 0, 0, tzinfo=dt.UTC)
@@ -268,3 +270,20 @@ def test_the_schema_revision_is_none_until_migrated(tmp_path: object) -> None:
         assert db.current_revision(engine) == db.head_revision() is not None
     finally:
         engine.dispose()
+
+
+def test_head_is_the_newest_migration_script() -> None:
+    assert db.script_head() == db.HEAD == db.head_revision()
+
+
+async def test_auto_migration_at_start_runs_the_migrate_command_in_a_child(
+    tmp_path: object,
+) -> None:
+    # A fresh database: the service brings it to head with `python -m metrics migrate`
+    # (so the long-running process never loads Alembic), then opens it.
+    url = f"sqlite:///{tmp_path}/fresh.db"
+    store = await open_store(config_for(url))
+    try:
+        assert db.current_revision(store.engine) == db.HEAD
+    finally:
+        store.engine.dispose()

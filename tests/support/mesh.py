@@ -2,7 +2,13 @@
 end-to-end tests and benchmarks. Ports are learned from AGENTOPIA_PORT_FILE (and
 Prometheus ports, when asked for, from AGENTOPIA_PROMETHEUS_PORT_FILE), so nothing
 is fixed, nothing is guessed, and parallel runs cannot collide. The development
-switch AGENTOPIA_DEMO is on, as in `make run`."""
+switch AGENTOPIA_DEMO is on, as in `make run`.
+
+Either topology (`AGENTOPIA_TOPOLOGY`, docs/topologies.md): `split` starts the
+router and the provider service as two processes; `colocated` starts one
+`python -m services.colocated` process, which is `mesh.services["router"]` and also
+hosts the provider service (`mesh.process("provider")` and `mesh.target("provider")`
+resolve to it; `mesh.services` has no "provider" then)."""
 
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ from pathlib import Path
 
 import grpc
 
+from services.colocated.topology import COLOCATED, SPLIT, topology_from_env
 from services.kernel.channels import wait_until_serving
 from tests.support.relay import unix_relay
 
@@ -25,6 +32,8 @@ __all__ = ["ADMIN_KEY", "Mesh", "ServiceProcess", "run_mesh", "start_service"]
 
 ADMIN_KEY = "sk-agp-e2e-admin-key-0123456789abcdefghijklmnopqrstu"
 _START_TIMEOUT_S = 90.0
+_ROUTER_MODULE = {SPLIT: "services.router", COLOCATED: "services.colocated"}
+_ROUTER_LISTEN = "AGENTOPIA_ROUTER_LISTEN"
 
 
 @dataclass
@@ -60,19 +69,43 @@ class ServiceProcess:
 @dataclass
 class Mesh:
     workdir: Path
+    # Every process of the mesh, by name (colocated: no "provider", see the docstring).
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     admin_key: str = ADMIN_KEY
     # What the router was started with: reuse it to start more router replicas.
     router_env: dict[str, str] = field(default_factory=dict)
+    topology: str = SPLIT
+
+    @property
+    def router_module(self) -> str:
+        """What a router replica runs (`services.colocated` in the colocated topology)."""
+        return _ROUTER_MODULE[self.topology]
+
+    def process(self, name: str) -> ServiceProcess:
+        """The process hosting service `name` (colocated: the router's hosts the provider)."""
+        return self.services[_host_of(self.topology, name)]
+
+    @property
+    def provider_process(self) -> ServiceProcess:
+        return self.process("provider")
 
     def target(self, name: str) -> str:
-        return self.services[name].target
+        return self.process(name).target
 
     def prometheus_url(self, name: str) -> str:
         """The /metrics of a service started with Prometheus on (`run_mesh(prometheus=...)`)."""
-        port = self.services[name].prometheus_port
+        port = self.process(name).prometheus_port
         assert port, f"{name} was started without Prometheus exposition"
         return f"http://127.0.0.1:{port}/metrics"
+
+    async def start_router(self, name: str) -> ServiceProcess:
+        """One more router replica (in the colocated topology, one more colocated
+        process) with the router's environment; in `services`, stopped with the mesh."""
+        service = await start_service(
+            name, self.router_module, self.workdir, self.router_env, listen_var=_ROUTER_LISTEN
+        )
+        self.services[name] = service
+        return service
 
 
 async def start_service(
@@ -140,10 +173,15 @@ async def run_mesh(
     *,
     service_env: Mapping[str, Mapping[str, str]] | None = None,
     prometheus: Collection[str] = (),
+    topology: str | None = None,
 ) -> AsyncIterator[Mesh]:
     """Key vault, metrics, provider, then the router (each one's address feeds the next).
     `env` goes to every service; `service_env[name]` to that one only; the services
-    named in `prometheus` also serve /metrics (`mesh.prometheus_url(name)`)."""
+    named in `prometheus` also serve /metrics (`mesh.prometheus_url(name)`).
+    `topology` defaults to AGENTOPIA_TOPOLOGY in `env`, then in this process's
+    environment, then `split`; in `colocated`, the provider's and the router's
+    `service_env` both go to the one colocated process."""
+    chosen = topology or topology_from_env({**os.environ, **(env or {})})
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "data").mkdir(exist_ok=True)
     base = {
@@ -160,7 +198,8 @@ async def run_mesh(
         **(env or {}),
     }
     extra = service_env or {}
-    mesh = Mesh(workdir=workdir)
+    mesh = Mesh(workdir=workdir, topology=chosen)
+    exposed = {_host_of(chosen, name) for name in prometheus}
 
     async def start(name: str, module: str, common: Mapping[str, str]) -> ServiceProcess:
         service = await start_service(
@@ -169,7 +208,7 @@ async def run_mesh(
             workdir,
             {**common, **extra.get(name, {})},
             listen_var=f"AGENTOPIA_{name.upper()}_LISTEN",
-            prometheus=name in prometheus,
+            prometheus=name in exposed,
         )
         mesh.services[name] = service
         return service
@@ -185,20 +224,25 @@ async def run_mesh(
             followers = {**base, "AGENTOPIA_KEYVAULT_TARGET": mesh.target("keyvault")}
             await start("metrics", "metrics", followers)
             # The provider reports its leased keys' health to the metrics service.
-            provider = await start(
-                "provider",
-                "services.provider",
-                {**followers, "AGENTOPIA_METRICS_TARGET": mesh.target("metrics")},
-            )
-            to_provider.forward_to(provider.port)
-            mesh.router_env = {
-                **base,
-                "AGENTOPIA_KEYVAULT_TARGET": mesh.target("keyvault"),
-                "AGENTOPIA_METRICS_TARGET": mesh.target("metrics"),
-                "AGENTOPIA_PROVIDER_TARGET": mesh.target("provider"),
-                **extra.get("router", {}),
-            }
-            await start("router", "services.router", mesh.router_env)
+            peers = {**followers, "AGENTOPIA_METRICS_TARGET": mesh.target("metrics")}
+            if chosen == COLOCATED:
+                mesh.router_env = {**peers, **extra.get("provider", {}), **extra.get("router", {})}
+                hosting = await start("router", mesh.router_module, mesh.router_env)
+                to_provider.forward_to(hosting.port)
+            else:
+                provider = await start("provider", "services.provider", peers)
+                to_provider.forward_to(provider.port)
+                mesh.router_env = {
+                    **peers,
+                    "AGENTOPIA_PROVIDER_TARGET": mesh.target("provider"),
+                    **extra.get("router", {}),
+                }
+                await start("router", mesh.router_module, mesh.router_env)
             yield mesh
         finally:
             await asyncio.gather(*(service.stop() for service in mesh.services.values()))
+
+
+def _host_of(topology: str, service: str) -> str:
+    """The name in `Mesh.services` of the process that hosts `service`."""
+    return "router" if topology == COLOCATED and service == "provider" else service

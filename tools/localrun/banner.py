@@ -7,7 +7,14 @@ import pathlib
 import urllib.error
 import urllib.request
 
+from services.colocated.topology import COLOCATED, SPLIT
+
 __all__ = ["banner", "first_model"]
+
+_TOPOLOGY = {
+    SPLIT: "split (router and provider service in processes of their own)",
+    COLOCATED: "colocated (router and provider service in one process)",
+}
 
 
 def first_model(base_url: str, key: str, fallback: str = "mock/echo") -> str:
@@ -33,8 +40,10 @@ def banner(
     model: str,
     logs: str,
     console_dir: pathlib.Path | None = None,
+    topology: str = SPLIT,
 ) -> str:
-    """`console_dir`: the built console, announced only when it exists."""
+    """`console_dir`: the built console, announced only when it exists; `topology`:
+    which one runs (AGENTOPIA_TOPOLOGY, docs/topologies.md)."""
     base = f"http://{edge}/v1"
     console = (
         f"  Console          http://{edge}/\n"
@@ -48,7 +57,8 @@ Agentopia is up.
 
   OpenAI base URL  {base}
   Admin key        {key}   ({key_note})
-{console}  Logs             {logs}/<service>.log      Ctrl-C stops everything.
+{console}  Topology         {_TOPOLOGY[topology]}
+  Logs             {logs}/<service>.log      Ctrl-C stops everything.
 
   export AGENTOPIA_KEY={key}
 

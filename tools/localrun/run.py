@@ -1,7 +1,10 @@
 """`python -m tools.localrun.run` (`make run`): the whole mesh on one machine.
 
 Starts key vault, metrics, provider, router and the Envoy edge as separate
-processes under supervisord (see tools/localrun/supervisor.py for why supervisord),
+processes under supervisord (see tools/localrun/supervisor.py for why supervisord)
+— or, with AGENTOPIA_TOPOLOGY=colocated, one `python -m services.colocated` process
+in place of the provider and the router (on the router's address and Prometheus
+port; the key vault then validates provider keys through it; docs/topologies.md) —
 with embedded defaults: SQLite files and the key-encryption key under
 AGENTOPIA_DATA_DIR (./var), the development switch AGENTOPIA_DEMO=true (the
 fault-injecting `mock` provider and the demo models; the images and the Helm
@@ -34,6 +37,8 @@ from collections.abc import Mapping
 
 from gateway.probe import grpc_probe, http_probe
 from gateway.settings import REPO_ROOT, console_from_env
+from services.colocated.topology import COLOCATED, TOPOLOGY_VAR, topology_from_env
+from services.kernel.config import ConfigError
 from tools.localrun.banner import banner, first_model
 from tools.localrun.edge import edge_address, edge_port_file, edge_program
 from tools.localrun.supervisor import Program, StartFailure, Supervisor
@@ -55,7 +60,17 @@ SERVICES: dict[str, tuple[str, str, str, str]] = {
     "provider": ("AGENTOPIA_PROVIDER_LISTEN", "127.0.0.1:50052", "9102", "services.provider"),
     "router": ("AGENTOPIA_ROUTER_LISTEN", "127.0.0.1:50051", "9101", "services.router"),
 }
-_PRIORITY = {"keyvault": 10, "metrics": 10, "provider": 20, "router": 30, "edge": 40}
+# The colocated topology: one process in the router's place hosts the provider service too.
+_COLOCATED = ("AGENTOPIA_ROUTER_LISTEN", "127.0.0.1:50051", "9101", "services.colocated")
+_HOSTED = ("provider", "router")
+_PRIORITY = {
+    "keyvault": 10,
+    "metrics": 10,
+    "provider": 20,
+    "router": 30,
+    "colocated": 30,
+    "edge": 40,
+}
 SERVICE_TOKEN_VAR = "AGENTOPIA_KEYVAULT_SERVICE_TOKEN"  # noqa: S105 - a variable name
 
 
@@ -75,8 +90,9 @@ def admin_key(env: Mapping[str, str], data_dir: pathlib.Path) -> tuple[str, str]
 
 def mesh_env(environ: Mapping[str, str]) -> tuple[dict[str, str], str]:
     """The environment every program inherits (the caller's, plus defaults),
-    and where the admin key came from."""
+    and where the admin key came from. Raises ConfigError for a bad AGENTOPIA_TOPOLOGY."""
     env = dict(environ)
+    env[TOPOLOGY_VAR] = topology_from_env(env)
     data = pathlib.Path(env.get("AGENTOPIA_DATA_DIR") or REPO_ROOT / "var").resolve()
     defaults = {
         "AGENTOPIA_DATA_DIR": str(data),
@@ -95,13 +111,23 @@ def mesh_env(environ: Mapping[str, str]) -> tuple[dict[str, str], str]:
         env.setdefault(key, value)
     for name, (listen_var, _, _, _) in SERVICES.items():
         env.setdefault(f"AGENTOPIA_{name.upper()}_TARGET", env[listen_var])
+    if env[TOPOLOGY_VAR] == COLOCATED:  # the provider service is the router's process
+        env["AGENTOPIA_PROVIDER_TARGET"] = env["AGENTOPIA_ROUTER_TARGET"]
     env["AGENTOPIA_ADMIN_KEY"], note = admin_key(env, data)
     if not env.get(SERVICE_TOKEN_VAR):
         env[SERVICE_TOKEN_VAR] = secrets.token_urlsafe(32)  # one per run
     return env, note
 
 
+def _services(topology: str) -> dict[str, tuple[str, str, str, str]]:
+    if topology != COLOCATED:
+        return SERVICES
+    kept = {name: spec for name, spec in SERVICES.items() if name not in _HOSTED}
+    return {**kept, "colocated": _COLOCATED}
+
+
 def mesh_programs(env: Mapping[str, str]) -> list[Program]:
+    """The supervised programs of the topology AGENTOPIA_TOPOLOGY names, edge last."""
     python = sys.executable
     programs = [
         Program(
@@ -111,7 +137,7 @@ def mesh_programs(env: Mapping[str, str]) -> list[Program]:
             ready=grpc_probe(env[listen_var]),
             priority=_PRIORITY[name],
         )
-        for name, (listen_var, _, prometheus, module) in SERVICES.items()
+        for name, (listen_var, _, prometheus, module) in _services(topology_from_env(env)).items()
     ]
     programs.append(edge_program(env, priority=_PRIORITY["edge"]))
     return programs
@@ -160,6 +186,7 @@ def run(
                 model=model,
                 logs=str(log_dir),
                 console_dir=console_from_env(env),
+                topology=topology_from_env(env),
             )
             _say(text)
             _watch(supervisor, stop)
@@ -173,7 +200,11 @@ def run(
 
 
 def main() -> int:
-    env, note = mesh_env(os.environ)
+    try:
+        env, note = mesh_env(os.environ)
+    except ConfigError as error:
+        _say(f"make run: configuration error: {error}")
+        return 2
     descriptor = pathlib.Path(
         env.get("AGENTOPIA_EDGE_DESCRIPTOR") or REPO_ROOT / "gen/agentopia.pb"
     )

@@ -1,6 +1,71 @@
-{{/* The components, in start order; each has the same values shape. */}}
+{{/* split or colocated (docs/topologies.md); anything else fails the render. */}}
+{{- define "agentopia.topology" -}}
+{{- $topology := .Values.topology | default "split" }}
+{{- if not (has $topology (list "split" "colocated")) }}
+{{- fail (printf "topology must be split or colocated, got %q" $topology) }}
+{{- end }}
+{{- $topology }}
+{{- end }}
+
+{{/* The components, in start order; each has the same values shape. Colocated, the
+     router's workload hosts the provider service: no provider workload at all. */}}
 {{- define "agentopia.components" -}}
+{{- if eq (include "agentopia.topology" .) "colocated" }}
+["keyvault", "metrics", "router", "edge"]
+{{- else }}
 ["keyvault", "metrics", "provider", "router", "edge"]
+{{- end }}
+{{- end }}
+
+{{/* (list $ "provider") -> the component whose workload serves that service. */}}
+{{- define "agentopia.hostOf" -}}
+{{- $root := index . 0 }}
+{{- $service := index . 1 }}
+{{- if and (eq $service "provider") (eq (include "agentopia.topology" $root) "colocated") }}
+{{- "router" }}
+{{- else }}
+{{- $service }}
+{{- end }}
+{{- end }}
+
+{{/* (list $ "router") -> "true" when that component runs the provider service
+     (the provider itself, or the router in the colocated topology), else "". */}}
+{{- define "agentopia.runsProvider" -}}
+{{- if eq (include "agentopia.hostOf" (list (index . 0) "provider")) (index . 1) }}true{{ end }}
+{{- end }}
+
+{{/* (list $ "router") -> JSON of the component's command, env and secrets, with the
+     provider's env and secrets added (the component's own win on a clash) when it
+     hosts the provider service. Env values are strings before the JSON round trip
+     (which would print a large number in exponent form). */}}
+{{- define "agentopia.settings" -}}
+{{- $root := index . 0 }}
+{{- $name := index . 1 }}
+{{- $c := index $root.Values $name }}
+{{- $env := $c.env }}
+{{- $settings := dict "command" $c.command "secretEnv" $c.secretEnv "envFromSecrets" $c.envFromSecrets "secretFiles" $c.secretFiles }}
+{{- if and (ne $name "provider") (include "agentopia.runsProvider" .) }}
+{{- $p := $root.Values.provider }}
+{{- $_ := set $settings "command" $c.colocatedCommand }}
+{{- $env = merge (deepCopy $c.env) $p.env }}
+{{- $seen := dict }}
+{{- $secretEnv := list }}
+{{- range (concat $c.secretEnv $p.secretEnv) }}
+{{- if not (hasKey $seen .name) }}
+{{- $_ := set $seen .name true }}
+{{- $secretEnv = append $secretEnv . }}
+{{- end }}
+{{- end }}
+{{- $_ := set $settings "secretEnv" $secretEnv }}
+{{- $_ := set $settings "envFromSecrets" (concat $c.envFromSecrets $p.envFromSecrets | uniq) }}
+{{- $_ := set $settings "secretFiles" (concat $c.secretFiles $p.secretFiles) }}
+{{- end }}
+{{- $strings := dict }}
+{{- range $key, $value := $env }}
+{{- $_ := set $strings $key (toString $value) }}
+{{- end }}
+{{- $_ := set $settings "env" $strings }}
+{{- toJson $settings }}
 {{- end }}
 
 {{- define "agentopia.name" -}}
@@ -77,7 +142,8 @@ app.kubernetes.io/part-of: agentopia
 {{- define "agentopia.env" -}}
 {{- $root := index . 0 }}
 {{- $name := index . 1 }}
-{{- $c := index $root.Values $name -}}
+{{- $c := index $root.Values $name }}
+{{- $settings := include "agentopia.settings" . | fromJson -}}
 - name: POD_NAME
   valueFrom: {fieldRef: {fieldPath: metadata.name}}
 - name: POD_NAMESPACE
@@ -87,8 +153,9 @@ app.kubernetes.io/part-of: agentopia
 - name: AGENTOPIA_LOG_LEVEL
   value: {{ $root.Values.logLevel | quote }}
 {{- range $peer := list "router" "provider" "keyvault" "metrics" }}
+{{- $host := include "agentopia.hostOf" (list $root $peer) }}
 - name: AGENTOPIA_{{ upper $peer }}_TARGET
-  value: {{ printf "%s:%v" (include "agentopia.serviceHost" (list $root $peer)) (index $root.Values $peer).grpcPort | quote }}
+  value: {{ printf "%s:%v" (include "agentopia.serviceHost" (list $root $host)) (index $root.Values $host).grpcPort | quote }}
 {{- end }}
 {{- if eq $name "edge" }}
 - name: AGENTOPIA_EDGE_CONCURRENCY
@@ -117,11 +184,11 @@ app.kubernetes.io/part-of: agentopia
 - name: OTEL_RESOURCE_ATTRIBUTES
   value: "k8s.pod.name=$(POD_NAME),k8s.namespace.name=$(POD_NAMESPACE)"
 {{- end }}
-{{- range $key, $value := $c.env }}
+{{- range $key, $value := $settings.env }}
 - name: {{ $key }}
-  value: {{ $value | toString | quote }}
+  value: {{ $value | quote }}
 {{- end }}
-{{- range $c.secretEnv }}
+{{- range $settings.secretEnv }}
 - name: {{ .name }}
   valueFrom:
     secretKeyRef:
@@ -132,7 +199,7 @@ app.kubernetes.io/part-of: agentopia
       {{- end }}
 {{- end }}
 {{- with $root.Values.serviceToken }}
-{{- if and .existingSecret (has $name (list "keyvault" "provider")) }}
+{{- if and .existingSecret (or (eq $name "keyvault") (include "agentopia.runsProvider" (list $root $name))) }}
 - name: AGENTOPIA_KEYVAULT_SERVICE_TOKEN
   valueFrom:
     secretKeyRef:

@@ -4,8 +4,10 @@
 dropped, and counted, when the key vault has been away long enough to fill it). A
 background task sends `ReportKeyOutcomes` batches every `interval_s`, at once after a
 401/403/429, and retries a failed batch with capped exponential backoff (delivery is at
-least once: a batch whose reply was lost is sent again). Rate-limit headers are turned
-into headroom here, in the background, and handed to `on_headroom` as well.
+least once: a batch whose reply was lost is sent again). With nothing to send it sleeps
+until something is added (an idle provider service never wakes for it). Rate-limit
+headers are turned into headroom here, in the background, and handed to `on_headroom`
+as well.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ class OutcomeReporter:
         self._queue: collections.deque[Outcome] = collections.deque(maxlen=capacity)
         self._unsent: list[kv_pb2.KeyOutcome] = []  # the batch that failed, sent first
         self._wake = asyncio.Event()
+        self._queued = asyncio.Event()
         self._interval = interval_s
         self.dropped = 0
         self.sent = 0
@@ -92,6 +95,7 @@ class OutcomeReporter:
         if len(self._queue) == self._queue.maxlen:
             self.dropped += 1
         self._queue.append(outcome)
+        self._queued.set()
         if urgent:
             self._wake.set()
 
@@ -99,9 +103,13 @@ class OutcomeReporter:
         """Send forever (cancel to stop); never raises for a key vault failure."""
         delay = self._interval
         while True:
+            if not self.pending:
+                await self._queued.wait()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
             self._wake.clear()
+            self._queued.clear()
             if await self.flush():
                 delay = self._interval
             else:

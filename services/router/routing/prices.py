@@ -72,8 +72,6 @@ def estimate_usd(
     usage = UsageTokens(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
     highest: Decimal | None = None
     for provider, upstream_id in routes:
-        if table.lookup(provider, upstream_id, when) is None:
-            return None
         priced = price(upstream_id, usage, when, provider=provider, table=table)
         if not isinstance(priced, Priced):
             return None

@@ -15,7 +15,7 @@ from agentopia.v1 import client_key_service_pb2_grpc as kv_grpc
 from agentopia.v1 import keyvault_types_pb2 as kv_types
 
 from tests.support.edge import run_edge
-from tests.support.mesh import Mesh, ServiceProcess, run_mesh, start_service
+from tests.support.mesh import Mesh, ServiceProcess, run_mesh
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -45,21 +45,17 @@ class Replicated:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def replicated(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Replicated]:
-    workdir = tmp_path_factory.mktemp("replicas")
+async def replicated(
+    tmp_path_factory: pytest.TempPathFactory, topology: str
+) -> AsyncIterator[Replicated]:
+    workdir = tmp_path_factory.mktemp(f"replicas-{topology}")
     env = {
         "AGENTOPIA_LIMITS_REDIS_URL": REDIS_URL,
         "AGENTOPIA_LIMITS_PREFIX": f"agentopia:test:{uuid.uuid4().hex}",
         "AGENTOPIA_HEALTH_CHECK_INTERVAL_S": "0",
     }
-    async with run_mesh(workdir, env) as mesh:
-        second = await start_service(
-            "router2",
-            "services.router",
-            workdir,
-            mesh.router_env,
-            listen_var="AGENTOPIA_ROUTER_LISTEN",
-        )
+    async with run_mesh(workdir, env, topology=topology) as mesh:
+        second = await mesh.start_router("router2")
         try:
             async with run_edge(
                 router_port=mesh.services["router"].port,

@@ -39,8 +39,10 @@ class RoutingMesh:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def routing(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RoutingMesh]:
-    workdir = tmp_path_factory.mktemp("routing")
+async def routing(
+    tmp_path_factory: pytest.TempPathFactory, topology: str
+) -> AsyncIterator[RoutingMesh]:
+    workdir = tmp_path_factory.mktemp(f"routing-{topology}")
     async with (
         OpenAICompatEmulator("openai", api_keys=(OPENAI_KEY,)) as oai,
         AnthropicEmulator(api_keys=(ANTHROPIC_KEY,), hook=anthropic_respond) as claude,
@@ -55,7 +57,7 @@ async def routing(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rou
             "AGENTOPIA_UPSTREAM_CONNECT_TIMEOUT_S": "1",
         }
         async with (
-            run_mesh(workdir, env, prometheus={"router"}) as mesh,
+            run_mesh(workdir, env, prometheus={"router"}, topology=topology) as mesh,
             run_edge(
                 router_port=mesh.services["router"].port,
                 keyvault_port=mesh.services["keyvault"].port,
