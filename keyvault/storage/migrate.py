@@ -10,16 +10,14 @@ never take up room in the service's resident set.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import os
 import pathlib
-import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, inspect, text
+
+from services.kernel.child import run_in_child
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -113,16 +111,8 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 
 async def upgrade_in_child(env: Mapping[str, str]) -> None:
-    """Run `python -m keyvault migrate` with `env` over this process's environment and
-    wait for it. Its log lines go where this process's go; a failure raises."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "keyvault", "migrate", env={**os.environ, **env}
-    )
-    try:
-        status = await process.wait()
-    except BaseException:  # cancelled while starting: the child must not outlive us
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        raise
+    """Run `python -m keyvault migrate` in a child process (this one never imports
+    Alembic) with `env` over this process's environment; a failure raises."""
+    status = await run_in_child("keyvault", "migrate", env)
     if status != 0:
         raise MigrationError(f"`python -m keyvault migrate` exited with status {status}")

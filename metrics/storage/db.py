@@ -8,15 +8,13 @@ migrate, it runs `python -m metrics migrate` as a short-lived child process
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
 import pathlib
-import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+
+from services.kernel.child import run_in_child
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -105,16 +103,8 @@ def current_revision(engine: sa.Engine) -> str | None:
 
 
 async def migrate_in_child(env: Mapping[str, str]) -> None:
-    """Run `python -m metrics migrate` with `env` over this process's environment and
-    wait for it. Its log lines go where this process's go; a failure raises."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "metrics", "migrate", env={**os.environ, **env}
-    )
-    try:
-        status = await process.wait()
-    except BaseException:  # cancelled while starting: the child must not outlive us
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        raise
+    """Run `python -m metrics migrate` in a child process (this one never imports
+    Alembic) with `env` over this process's environment; a failure raises."""
+    status = await run_in_child("metrics", "migrate", env)
     if status != 0:
         raise MigrationError(f"`python -m metrics migrate` exited with status {status}")

@@ -112,8 +112,8 @@ def _deadline(timeout: float | None) -> float | None:
     return None if timeout is None else time.monotonic() + timeout
 
 
-class _UnaryCall:
-    """What `stub.Method(request, timeout=...)` returns: awaitable once."""
+class _Call:
+    """One call: the servicer's behavior started with its in-process context."""
 
     def __init__(
         self,
@@ -126,7 +126,11 @@ class _UnaryCall:
         self._context = _Context(metadata, _deadline(timeout))
         self._timeout = timeout
         self._method = method
-        self._coro = behavior(request, self._context)
+        self._running: Any = behavior(request, self._context)
+
+
+class _UnaryCall(_Call):
+    """What `stub.Method(request, timeout=...)` returns: awaitable once."""
 
     def __await__(self) -> Any:
         return self._run().__await__()
@@ -135,7 +139,7 @@ class _UnaryCall:
         cancelled = False
         try:
             async with asyncio.timeout(self._timeout):
-                return await self._coro
+                return await self._running
         except asyncio.CancelledError:
             cancelled = True
             raise
@@ -145,21 +149,10 @@ class _UnaryCall:
             self._context.done(cancelled=cancelled)
 
 
-class _StreamCall:
+class _StreamCall(_Call):
     """What `stub.StreamMethod(request, timeout=...)` returns: read() or async-iterate."""
 
-    def __init__(
-        self,
-        behavior: Callable[..., Any],
-        method: str,
-        request: Any,
-        timeout: float | None,
-        metadata: Metadata,
-    ) -> None:
-        self._context = _Context(metadata, _deadline(timeout))
-        self._stream: AsyncIterator[Any] = behavior(request, self._context)
-        self._method = method
-        self._finished = False
+    _finished = False
 
     async def read(self) -> Any:
         if self._finished:
@@ -167,7 +160,7 @@ class _StreamCall:
         remaining = self._context.time_remaining()
         try:
             async with asyncio.timeout(remaining):
-                return await anext(self._stream)
+                return await anext(self._running)
         except StopAsyncIteration:
             self._finish(cancelled=False)
             return EOF
@@ -192,7 +185,7 @@ class _StreamCall:
         if self._finished:
             return False
         self._finish(cancelled=True)
-        closing = getattr(self._stream, "aclose", None)
+        closing = getattr(self._running, "aclose", None)
         if closing is not None:
             task = asyncio.get_running_loop().create_task(closing())
             task.add_done_callback(_ignore_result)
@@ -216,7 +209,7 @@ def _ignore_result(task: asyncio.Task[Any]) -> None:
 class _MultiCallable:
     def __init__(
         self,
-        call_type: type[_UnaryCall] | type[_StreamCall],
+        call_type: type[_Call],
         behavior: Callable[..., Any],
         method: str,
     ) -> None:

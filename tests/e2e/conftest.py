@@ -1,5 +1,8 @@
 """One mesh + one real Envoy edge per topology and test session, on free ports, with
-the three provider emulators (OpenAI, Groq, Anthropic wire formats) as its upstreams.
+an emulator for every registered provider that makes HTTP calls as its upstreams —
+derived from the provider registry and each provider's fixture manifest
+(tests/fixtures/providers/<name>/provider.json), so a new provider reaches the
+end-to-end suite without an edit here.
 
 Every mesh of the end-to-end suite is started once per topology (`split`, then
 `colocated`, docs/topologies.md), through the `topology` fixture; AGENTOPIA_TOPOLOGY
@@ -7,8 +10,9 @@ set in the environment runs the suite against that one only."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,21 +25,55 @@ from tests.emulators.anthropic import AnthropicEmulator
 from tests.emulators.openai_compat import OpenAICompatEmulator
 from tests.provider.conformance.entry_anthropic import respond as anthropic_respond
 from tests.provider.conformance.entry_openai_compat import fault_for
+from tests.provider.registered import Manifest, under_test
 from tests.support.edge import run_edge
 from tests.support.mesh import Mesh, run_mesh
 
 # Below the edge's own limit, so the router's clean 413 is what clients see.
 ROUTER_BODY_LIMIT = 4 * 1024 * 1024
-OPENAI_KEY = "sk-e2e-openai-upstream-key-000000000000"
-GROQ_KEY = "gsk_e2e_groq_upstream_key_0000000000000"
-ANTHROPIC_KEY = "sk-ant-e2e-anthropic-upstream-key-00000"
+
+Emulator = OpenAICompatEmulator | AnthropicEmulator
+# One emulator per wire format (the manifest's `emulator`), speaking the
+# provider's flavor of it and accepting the manifest's key.
+_EMULATORS: dict[str, Callable[[Manifest], Emulator]] = {
+    "openai_compat": lambda m: OpenAICompatEmulator(
+        m.flavor, api_keys=(m.key,), fault_hook=fault_for
+    ),
+    "anthropic": lambda m: AnthropicEmulator(api_keys=(m.key,), hook=anthropic_respond),
+}
 
 
-@dataclass(frozen=True)
 class Upstreams:
-    openai: OpenAICompatEmulator
-    groq: OpenAICompatEmulator
-    anthropic: AnthropicEmulator
+    """The emulator standing in for each provider, by provider name (attribute access)."""
+
+    def __init__(self, by_name: dict[str, Emulator]) -> None:
+        self.by_name = by_name
+
+    def __getattr__(self, name: str) -> Emulator:
+        try:
+            return self.by_name[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+async def emulated_providers(
+    stack: contextlib.AsyncExitStack,
+) -> tuple[Upstreams, dict[str, str]]:
+    """Start the emulators on `stack`; return them and the environment that points the
+    mesh at them."""
+    by_name: dict[str, Emulator] = {}
+    env: dict[str, str] = {}
+    for provider in under_test():
+        manifest = provider.manifest
+        if manifest is None or manifest.emulator is None:
+            continue  # no HTTP upstream (the mock), or no fixtures (a coverage test fails)
+        emulator = await stack.enter_async_context(_EMULATORS[manifest.emulator](manifest))
+        by_name[provider.name] = emulator
+        if provider.spec.api_key_env:
+            env[provider.spec.api_key_env] = manifest.key
+        if provider.spec.base_url_env:
+            env[provider.spec.base_url_env] = emulator.base_url
+    return Upstreams(by_name), env
 
 
 @dataclass(frozen=True)
@@ -64,20 +102,9 @@ def topology(request: pytest.FixtureRequest) -> str:
 @pytest_asyncio.fixture(scope="session")
 async def edge(tmp_path_factory: pytest.TempPathFactory, topology: str) -> AsyncIterator[Edge]:
     workdir: Path = tmp_path_factory.mktemp(f"mesh-{topology}")
-    async with (
-        OpenAICompatEmulator("openai", api_keys=(OPENAI_KEY,), fault_hook=fault_for) as oai,
-        OpenAICompatEmulator("groq", api_keys=(GROQ_KEY,), fault_hook=fault_for) as groq,
-        AnthropicEmulator(api_keys=(ANTHROPIC_KEY,), hook=anthropic_respond) as claude,
-    ):
-        env = {
-            "AGENTOPIA_MAX_BODY_BYTES": str(ROUTER_BODY_LIMIT),
-            "OPENAI_API_KEY": OPENAI_KEY,
-            "OPENAI_BASE_URL": oai.base_url,
-            "GROQ_API_KEY": GROQ_KEY,
-            "GROQ_BASE_URL": groq.base_url,
-            "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
-            "ANTHROPIC_BASE_URL": claude.base_url,
-        }
+    async with contextlib.AsyncExitStack() as stack:
+        upstreams, upstream_env = await emulated_providers(stack)
+        env = {"AGENTOPIA_MAX_BODY_BYTES": str(ROUTER_BODY_LIMIT), **upstream_env}
         async with (
             run_mesh(workdir, env, topology=topology) as mesh,
             run_edge(
@@ -90,7 +117,7 @@ async def edge(tmp_path_factory: pytest.TempPathFactory, topology: str) -> Async
                 url=running.url,
                 grpc_target=running.grpc_target,
                 mesh=mesh,
-                upstreams=Upstreams(openai=oai, groq=groq, anthropic=claude),
+                upstreams=upstreams,
             )
 
 

@@ -6,7 +6,6 @@ Messages API and answers the scenario prompts deterministically.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,12 +14,10 @@ import orjson
 
 from services.provider.adapters.anthropic.adapter import CAPABILITIES
 from services.provider.adapters.anthropic.translate import JSON_OBJECT_INSTRUCTION
-from services.provider.adapters.base import Credential
-from services.provider.http import PooledHttp
-from services.provider.settings import ProviderConfig, Timeouts
+from services.provider.settings import Timeouts
 from tests.emulators.anthropic import AnthropicEmulator, Fault, Reply, text, tool_use
 from tests.provider.conformance.harness import Built, ProviderUnderTest, parse_marker
-from tests.provider.core_support import REDACTOR
+from tests.provider.conformance.over_http import built_over
 from tests.provider.registered import UnderTest
 
 __all__ = ["entry", "respond"]
@@ -92,30 +89,11 @@ def entry(provider: UnderTest) -> ProviderUnderTest:
 
     @contextlib.asynccontextmanager
     async def build(timeouts: Timeouts) -> AsyncIterator[Built]:
-        async with AnthropicEmulator(api_keys=(key,), hook=respond) as emu:
-            http = PooledHttp(spec.name, emu.base_url, timeouts=timeouts)
-            await http.start()
-            try:
-                config = ProviderConfig(
-                    name=spec.name,
-                    base_url=emu.base_url,
-                    api_key=key,
-                    timeouts=timeouts,
-                    redactor=REDACTOR,
-                )
-
-                async def upstream_closed() -> None:
-                    while emu.cancelled == 0:
-                        await asyncio.sleep(0.01)
-
-                yield Built(
-                    adapter=spec.factory(config, http),
-                    model=manifest.model,
-                    credential=Credential("test", key),
-                    upstream_closed=upstream_closed,
-                )
-            finally:
-                await http.close()
+        async with (
+            AnthropicEmulator(api_keys=(key,), hook=respond) as emu,
+            built_over(emu, spec, manifest, timeouts) as built,
+        ):
+            yield built
 
     return ProviderUnderTest(
         name=spec.name, capabilities=CAPABILITIES, build=build, vocabulary=spec.vocabulary

@@ -8,19 +8,16 @@ emulator's faults (the end-to-end suite uses it too).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import get_args
 
-from services.provider.adapters.base import Credential
-from services.provider.http import PooledHttp
-from services.provider.settings import ProviderConfig, Timeouts
+from services.provider.settings import Timeouts
 from tests.emulators._openai_compat_wire import Flavor
 from tests.emulators.openai_compat import Fault as EmulatorFault
 from tests.emulators.openai_compat import OpenAICompatEmulator, Reply
 from tests.provider.conformance.harness import Built, ProviderUnderTest, parse_marker
-from tests.provider.core_support import REDACTOR
+from tests.provider.conformance.over_http import built_over
 from tests.provider.registered import UnderTest
 
 __all__ = ["entry", "fault_for", "flavor_of"]
@@ -54,30 +51,11 @@ def entry(provider: UnderTest) -> ProviderUnderTest:
 
     @contextlib.asynccontextmanager
     async def build(timeouts: Timeouts) -> AsyncIterator[Built]:
-        async with OpenAICompatEmulator(flavor, api_keys=(key,), fault_hook=fault_for) as emu:
-            http = PooledHttp(spec.name, emu.base_url, timeouts=timeouts)
-            await http.start()
-            try:
-                config = ProviderConfig(
-                    name=spec.name,
-                    base_url=emu.base_url,
-                    api_key=key,
-                    timeouts=timeouts,
-                    redactor=REDACTOR,
-                )
-
-                async def upstream_closed() -> None:
-                    while emu.cancelled == 0:
-                        await asyncio.sleep(0.01)
-
-                yield Built(
-                    adapter=spec.factory(config, http),
-                    model=manifest.model,
-                    credential=Credential("test", key),
-                    upstream_closed=upstream_closed,
-                )
-            finally:
-                await http.close()
+        async with (
+            OpenAICompatEmulator(flavor, api_keys=(key,), fault_hook=fault_for) as emu,
+            built_over(emu, spec, manifest, timeouts) as built,
+        ):
+            yield built
 
     return ProviderUnderTest(
         name=spec.name, capabilities=compat.capabilities, build=build, vocabulary=spec.vocabulary
