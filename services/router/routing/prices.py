@@ -11,11 +11,12 @@ against a budget.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from metrics.client.pricing import Priced, PriceTable, UsageTokens, price
+from metrics.client.pricing import PriceTable
 
 __all__ = ["Pricing", "estimate_usd", "list_price"]
 
@@ -67,13 +68,26 @@ def estimate_usd(
 ) -> Decimal | None:
     """The most a request of this size can cost on any of `routes` ((provider,
     upstream id) pairs, e.g. a model's deployments), priced exactly as billing
-    prices it; None when any route is unpriced (its spend cannot be bounded)."""
+    prices fresh prompt and completion tokens (the same rates, the long-context
+    rates above their threshold, exact decimal arithmetic); None when any route is
+    unpriced (its spend cannot be bounded). Computed from the rates directly: the
+    admission path runs it for every candidate of every request."""
     when = at or dt.datetime.now(dt.UTC)
-    usage = UsageTokens(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+    prompt, completion = Decimal(prompt_tokens), Decimal(completion_tokens)
     highest: Decimal | None = None
     for provider, upstream_id in routes:
-        priced = price(upstream_id, usage, when, provider=provider, table=table)
-        if not isinstance(priced, Priced):
+        entry = table.lookup(provider, upstream_id, when)
+        if entry is None:
             return None
-        highest = priced.cost_usd if highest is None else max(highest, priced.cost_usd)
+        rates = entry.rates_for(prompt_tokens)
+        tokens_cost = _EXACT.add(
+            _EXACT.multiply(prompt, rates.input), _EXACT.multiply(completion, rates.output)
+        )
+        cost = _EXACT.divide(tokens_cost, _PER_MILLION)
+        highest = cost if highest is None or cost > highest else highest
     return highest
+
+
+# Wide enough that token counts times per-million rates never round.
+_EXACT = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_EVEN, traps=[decimal.Inexact])
+_PER_MILLION = Decimal(1_000_000)
