@@ -4,7 +4,8 @@
     python -m gateway --print-config   # print the rendered bootstrap and exit
     python -m gateway --validate       # `envoy --mode validate` on it and exit
     python -m gateway --config FILE    # run a pre-rendered bootstrap (the Helm
-                                       # ConfigMap), adding the console's files
+                                       # ConfigMap), adding the static files (the
+                                       # console, /docs and /openapi.json)
 
 Variables: see gateway/settings.py (AGENTOPIA_EDGE_*, AGENTOPIA_*_TARGET, OTEL_*).
 """
@@ -24,7 +25,7 @@ import yaml
 from gateway.envoy_config import render_bootstrap, to_yaml
 from gateway.launcher import LaunchError, Reporting, check_descriptor, envoy_command, supervise
 from gateway.ports import admin_address_flag
-from gateway.routes import with_console_routes
+from gateway.routes import with_static_routes
 from gateway.settings import EdgeSettings, LaunchSettings
 from services.kernel.config import ConfigError
 from services.kernel.logs import configure_logging
@@ -47,9 +48,8 @@ def _bootstrap(settings: EdgeSettings, prerendered: pathlib.Path | None) -> dict
         loaded: dict[str, Any] = yaml.safe_load(prerendered.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise LaunchError(f"cannot read the bootstrap {prerendered}: {exc}") from exc
-    if settings.console_dir is not None:
-        loaded = with_console_routes(loaded, settings.console_dir)
-    return loaded
+    mounts = settings.static_mounts()
+    return with_static_routes(loaded, mounts) if mounts else loaded
 
 
 def _write(text: str, launch: LaunchSettings, scratch: pathlib.Path) -> pathlib.Path:
@@ -89,8 +89,8 @@ def _run(args: argparse.Namespace, scratch: pathlib.Path) -> int:
     if args.validate:
         return subprocess.run([*command, "--mode", "validate"], check=False).returncode
     _log.info("edge on http://%s (admin http://%s)", settings.listen, settings.admin)
-    if settings.console_dir is not None:
-        _log.info("console at / from %s", settings.console_dir)
+    for mount in settings.static_mounts():
+        _log.info("static files at %s from %s", mount.prefix, mount.folder)
     return supervise(command, launch, reporting)
 
 

@@ -5,9 +5,12 @@
 --     replaces the body; `x-agentopia-http-status: <3-digit status>` sets :status.
 --   * Any other non-2xx reply to an OpenAI path (/v1/*) -- Envoy's own 404/413/503,
 --     the transcoder's google.rpc.Status JSON, a gRPC status the transcoder could not
---     render -- is wrapped into {"error": {"message", "type", "param", "code"}}.
+--     render -- is wrapped into {"error": {"message", "type", "param", "code"}}; on the
+--     Messages API paths (/v1/messages*) into that API's own shape,
+--     {"type": "error", "error": {"type", "message"}}, with 503 as 529 (overloaded).
 --   * On other REST paths a gRPC error the transcoder could not render (empty body,
---     content-type application/grpc) becomes {"code", "message", "details": []}.
+--     content-type application/grpc), or a plain-text refusal of its own (a body it
+--     cannot parse), becomes {"code", "message", "details": []}.
 --
 -- Envoy runs this only for REST callers (never for native gRPC, request content-type
 -- application/grpc*) and only on error responses: a status outside 2xx, or the
@@ -19,6 +22,8 @@
 
 local META = "agentopia.edge"
 local OPENAI_PREFIX = "/v1/"
+local MESSAGES_PREFIX = "/v1/messages"
+local NATIVE_PREFIX = "/agentopia/"
 local MAX_BODY_BYTES = __MAX_BODY_BYTES__
 
 local TYPE_BY_STATUS = {
@@ -124,10 +129,45 @@ local function openai_error(status, body, meta, grpc)
     '","param":null,"code":"' .. code .. '"}}'
 end
 
+-- The Messages API's kinds by status (its error reference); 529 = overloaded.
+local MESSAGES_TYPE_BY_STATUS = {
+  [400] = "invalid_request_error", [401] = "authentication_error",
+  [402] = "billing_error", [403] = "permission_error", [404] = "not_found_error",
+  [413] = "request_too_large", [429] = "rate_limit_error", [500] = "api_error",
+  [504] = "timeout_error", [529] = "overloaded_error",
+}
+
+-- The same error in the Messages API's shape: (status, body).
+local function messages_error(status, body, meta, grpc)
+  local openai = openai_error(status, body, meta, grpc)
+  local message = json_string_field(openai, "message") or ""
+  if status == 503 then status = 529 end
+  local kind = MESSAGES_TYPE_BY_STATUS[status] or
+    (status >= 500 and "api_error" or "invalid_request_error")
+  return status, '{"type":"error","error":{"type":"' .. kind .. '","message":"' ..
+    message .. '"}}'
+end
+
 -- What the transcoder renders for a gRPC error on the gateway's own REST API.
 local function status_json(grpc)
   local message = grpc.message and json_escape(percent_decode(grpc.message)) or ""
   return '{"code":' .. (grpc.status or 2) .. ',"message":"' .. message .. '","details":[]}'
+end
+
+-- google.rpc.Code numbers for the HTTP statuses Envoy and the transcoder answer with
+-- themselves (the inverse of the transcoder's own mapping).
+local GRPC_BY_STATUS = {
+  [400] = 3, [401] = 16, [403] = 7, [404] = 5, [408] = 4, [409] = 10, [413] = 8,
+  [415] = 3, [429] = 8, [431] = 8, [501] = 12, [503] = 14, [504] = 4,
+}
+
+-- The transcoder's or Envoy's own plain-text refusal (a body it cannot parse, say) on
+-- the gateway's REST API, in the shape the API's other errors have.
+local function plain_status_json(status, text)
+  local message = json_escape((string.gsub(text, "^[%s:]+", "")))
+  message = (string.gsub(message, "%s+$", ""))
+  return '{"code":' .. (GRPC_BY_STATUS[status] or 2) .. ',"message":"' .. message ..
+    '","details":[]}'
 end
 
 -- Reading the body yields; header objects fetched before it are dead afterwards,
@@ -157,16 +197,25 @@ function envoy_on_response(handle)
     return
   end
   local status = tonumber(headers:get(":status")) or 0
-  if status < 300 or not (openai or grpc.status) then
+  -- The gateway's own REST API (/agentopia/...): its errors are JSON too.
+  local native = starts_with(meta.path or "", NATIVE_PREFIX)
+  if status < 300 or not (openai or grpc.status or native) then
     return  -- nothing to rewrite
   end
   -- An error: small, so reading it whole is fine. A gRPC status the transcoder
   -- could not render arrives with an empty body (and whatever content-type).
   local body = handle:body(true)
   local text = body:getBytes(0, body:length())
-  if openai then
+  if starts_with(meta.path or "", MESSAGES_PREFIX) then
+    local shaped_status, shaped = messages_error(status, text, meta, grpc)
+    handle:headers():replace(":status", tostring(shaped_status))
+    replace_body(handle, shaped)
+  elseif openai then
     replace_body(handle, openai_error(status, text, meta, grpc))
   elseif #text == 0 then
     replace_body(handle, status_json(grpc))
+  elseif status < 500 and not starts_with(text, "{") then
+    -- (Envoy's own 5xx stay as they are: clients read those as "service unavailable".)
+    replace_body(handle, plain_status_json(status, text))
   end
 end

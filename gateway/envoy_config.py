@@ -29,7 +29,8 @@ from gateway.filters import (
     header_metadata,
     rest_header_hygiene,
 )
-from gateway.routes import TRANSCODER, console_routes, service_routes, transcoded_services
+from gateway.guards import key_guard_routes
+from gateway.routes import TRANSCODER, service_routes, static_routes, transcoded_services
 from gateway.settings import EdgeSettings, OtelSettings
 
 __all__ = [
@@ -96,7 +97,7 @@ def _transcoder(settings: EdgeSettings) -> dict[str, Any]:
             "url_unescape_spec": "ALL_CHARACTERS",
             "request_validation_options": {"reject_unknown_method": True},
             "max_request_body_size": settings.max_body_bytes,
-            "max_response_body_size": settings.max_body_bytes,
+            "max_response_body_size": settings.max_response_bytes,
         },
     }
 
@@ -171,6 +172,15 @@ def _connection_manager(settings: EdgeSettings) -> dict[str, Any]:
         "always_set_request_id_in_response": True,
         "request_timeout": "0s",
         "stream_idle_timeout": f"{settings.stream_idle_timeout_s}s",
+        # Headers must arrive in time, however slowly a client trickles them: a
+        # slow-loris client would otherwise keep resetting the idle timer.
+        "request_headers_timeout": f"{settings.request_headers_timeout_s}s",
+        "common_http_protocol_options": {"max_headers_count": 100},
+        "http2_protocol_options": {
+            "max_concurrent_streams": settings.max_concurrent_streams,
+            "initial_stream_window_size": 1 * 1024 * 1024,
+            "initial_connection_window_size": 4 * 1024 * 1024,
+        },
         "route_config": {
             "name": "agentopia",
             "max_direct_response_body_size_bytes": _MAX_STATIC_FILE_BYTES,
@@ -178,7 +188,11 @@ def _connection_manager(settings: EdgeSettings) -> dict[str, Any]:
                 {
                     "name": "agentopia",
                     "domains": ["*"],
-                    "routes": service_routes() + console_routes(settings.console_dir),
+                    "routes": (
+                        key_guard_routes()
+                        + service_routes()
+                        + static_routes(settings.static_mounts())
+                    ),
                 }
             ],
         },
@@ -218,18 +232,45 @@ def render_bootstrap(settings: EdgeSettings) -> dict[str, Any]:
         "node": {"id": "agentopia-edge", "cluster": "agentopia-edge"},
         "admin": {"address": address(settings.admin)},
         "static_resources": {"listeners": listeners, "clusters": clusters(settings)},
-        "overload_manager": {
-            "resource_monitors": [
-                {
-                    "name": "envoy.resource_monitors.global_downstream_max_connections",
-                    "typed_config": {
-                        "@type": T + "envoy.extensions.resource_monitors.downstream_connections"
-                        ".v3.DownstreamConnectionsConfig",
-                        "max_active_downstream_connections": 50_000,
-                    },
-                }
-            ]
-        },
+        "overload_manager": _overload_manager(settings),
+    }
+
+
+_HEAP = "envoy.resource_monitors.fixed_heap"
+
+
+def _on_heap(name: str, threshold: float) -> dict[str, Any]:
+    return {"name": name, "triggers": [{"name": _HEAP, "threshold": {"value": threshold}}]}
+
+
+def _overload_manager(settings: EdgeSettings) -> dict[str, Any]:
+    """Memory-based load shedding, so that a burst of large requests degrades into
+    503s instead of the edge being killed for its memory."""
+    return {
+        "refresh_interval": "0.25s",
+        "resource_monitors": [
+            {
+                "name": "envoy.resource_monitors.global_downstream_max_connections",
+                "typed_config": {
+                    "@type": T + "envoy.extensions.resource_monitors.downstream_connections"
+                    ".v3.DownstreamConnectionsConfig",
+                    "max_active_downstream_connections": 50_000,
+                },
+            },
+            {
+                "name": _HEAP,
+                "typed_config": {
+                    "@type": T + "envoy.extensions.resource_monitors.fixed_heap.v3.FixedHeapConfig",
+                    "max_heap_size_bytes": settings.max_heap_bytes,
+                },
+            },
+        ],
+        "actions": [
+            _on_heap("envoy.overload_actions.shrink_heap", 0.90),
+            _on_heap("envoy.overload_actions.disable_http_keepalive", 0.92),
+            _on_heap("envoy.overload_actions.stop_accepting_requests", 0.95),
+        ],
+        "loadshed_points": [_on_heap("envoy.load_shed_points.tcp_listener_accept", 0.95)],
     }
 
 

@@ -3,8 +3,8 @@
 The chart's ConfigMap renders these files with `tpl`, so upstream addresses
 are the release's headless Services (`<release>-router-headless.<ns>.svc…`,
 resolved by Envoy to every pod) and ports come from the chart's values. The
-console's file routes are added at start by `python -m gateway --config`,
-since only the image knows its files.
+static files' routes (the console, /docs, /openapi.json) are added at start by
+`python -m gateway --config`, since only the image knows its files.
 
     python -m gateway.helm_template          # rewrite the chart's files
     python -m gateway.helm_template --check  # exit 1 when they are stale
@@ -56,6 +56,7 @@ def _settings(*, otel: bool) -> EdgeSettings:
         metrics=HostPort("__METRICS_HOST__", 3),
         descriptor_path=IMAGE_DESCRIPTOR,
         console_dir=None,
+        docs_dir=None,
         stats_listen=HostPort("0.0.0.0", 5),
         otel=OtelSettings(
             endpoint=HostPort("__OTEL_HOST__", 4),

@@ -13,8 +13,11 @@ the owning service (the transcoder answers 404 for unknown methods first).
 from __future__ import annotations
 
 import pathlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from gateway.settings import StaticMount
 
 __all__ = [
     "EXTRA_GRPC_ROUTES",
@@ -24,8 +27,10 @@ __all__ = [
     "ServiceRoute",
     "console_routes",
     "service_routes",
+    "static_routes",
     "transcoded_services",
     "with_console_routes",
+    "with_static_routes",
 ]
 
 TRANSCODER = "envoy.filters.http.grpc_json_transcoder"
@@ -64,9 +69,14 @@ class ServiceRoute:
 
 SERVICE_ROUTES: tuple[ServiceRoute, ...] = (
     ServiceRoute("agentopia.v1.OpenAICompatService", "router", ("/v1/",)),
+    ServiceRoute("agentopia.v1.MessagesService", "router", ("/v1/messages",)),
     ServiceRoute("agentopia.v1.InferenceService", "router"),
     ServiceRoute("agentopia.v1.RoutingAdminService", "router", ("/agentopia/v1/routing",)),
-    ServiceRoute("agentopia.v1.ClientKeyService", "keyvault", ("/agentopia/v1/client-keys",)),
+    ServiceRoute(
+        "agentopia.v1.ClientKeyService",
+        "keyvault",
+        ("/agentopia/v1/client-keys", "/agentopia/v1/me"),
+    ),
     ServiceRoute("agentopia.v1.ProviderKeyService", "keyvault", ("/agentopia/v1/provider-keys",)),
     ServiceRoute("agentopia.v1.AuditService", "keyvault", ("/agentopia/v1/audit-events",)),
     ServiceRoute("agentopia.v1.RoutingConfigService", "keyvault"),
@@ -159,7 +169,8 @@ def _file_route(url: str, path: pathlib.Path) -> dict[str, Any]:
     suffix = path.suffix.removeprefix(".").lower()
     headers = {
         "content-type": _CONTENT_TYPES.get(suffix, "application/octet-stream"),
-        "cache-control": "no-cache" if suffix == "html" else "public, max-age=3600",
+        # Pages and documents change with each deployment; hashed assets may be cached.
+        "cache-control": "no-cache" if suffix in ("html", "json") else "public, max-age=3600",
     }
     return {
         "match": {"path": url},
@@ -172,17 +183,28 @@ def _file_route(url: str, path: pathlib.Path) -> dict[str, Any]:
     }
 
 
-def console_routes(console_dir: pathlib.Path | None) -> list[dict[str, Any]]:
-    """One exact route per built console file (direct responses, loaded when
-    Envoy starts; restart the edge after rebuilding the console), `/` serving
-    index.html, then a plain 404 for anything else."""
+def _mount_routes(mount: StaticMount) -> list[dict[str, Any]]:
+    folder = mount.folder
+    if not folder.is_dir():
+        return []
     routes: list[dict[str, Any]] = []
-    if console_dir is not None and console_dir.is_dir():
-        for path in sorted(p for p in console_dir.rglob("*") if p.is_file()):
-            relative = path.relative_to(console_dir).as_posix()
-            routes.append(_file_route(f"/{relative}", path))
-            if relative == "index.html":
-                routes.append(_file_route("/", path))
+    files = (
+        [folder / name for name in mount.only]
+        if mount.only is not None
+        else sorted(p for p in folder.rglob("*") if p.is_file())
+    )
+    for path in (p for p in files if p.is_file()):
+        relative = path.relative_to(folder).as_posix()
+        routes.append(_file_route(f"{mount.prefix}{relative}", path))
+        if relative == "index.html":
+            routes += [_file_route(url, path) for url in mount.index_urls]
+    return routes
+
+
+def static_routes(mounts: Sequence[StaticMount]) -> list[dict[str, Any]]:
+    """One exact route per file of every mount (direct responses, loaded when Envoy
+    starts; restart the edge after rebuilding), then a plain 404 for anything else."""
+    routes = [route for mount in mounts for route in _mount_routes(mount)]
     routes.append(
         {
             "match": {"prefix": "/"},
@@ -193,9 +215,15 @@ def console_routes(console_dir: pathlib.Path | None) -> list[dict[str, Any]]:
     return routes
 
 
-def with_console_routes(bootstrap: dict[str, Any], console_dir: pathlib.Path) -> dict[str, Any]:
-    """Add the console's file routes to a pre-rendered bootstrap (the Helm
-    ConfigMap cannot know which files the image carries)."""
+def console_routes(console_dir: pathlib.Path | None) -> list[dict[str, Any]]:
+    """The console alone at `/` (index.html also at `/`), then the 404."""
+    mounts = [StaticMount("/", console_dir, ("/",))] if console_dir is not None else []
+    return static_routes(mounts)
+
+
+def with_static_routes(bootstrap: dict[str, Any], mounts: Sequence[StaticMount]) -> dict[str, Any]:
+    """Add the static files' routes to a pre-rendered bootstrap (the Helm ConfigMap
+    cannot know which files the image carries)."""
     for listener in bootstrap["static_resources"]["listeners"]:
         for chain in listener.get("filter_chains", []):
             for network_filter in chain.get("filters", []):
@@ -204,5 +232,10 @@ def with_console_routes(bootstrap: dict[str, Any], console_dir: pathlib.Path) ->
                     if host.get("name") != "agentopia":
                         continue
                     kept = [r for r in host["routes"] if r.get("match") != {"prefix": "/"}]
-                    host["routes"] = kept + console_routes(console_dir)
+                    host["routes"] = kept + static_routes(mounts)
     return bootstrap
+
+
+def with_console_routes(bootstrap: dict[str, Any], console_dir: pathlib.Path) -> dict[str, Any]:
+    """`with_static_routes` for the console alone."""
+    return with_static_routes(bootstrap, [StaticMount("/", console_dir, ("/",))])

@@ -16,19 +16,38 @@ from services.kernel.config import ConfigError, env_bool, env_float, env_int, en
 
 __all__ = [
     "CONSOLE_BUILD",
+    "DOCS_BUILD",
     "REPO_ROOT",
     "EdgeSettings",
     "HostPort",
     "LaunchSettings",
     "OtelSettings",
+    "StaticMount",
     "console_from_env",
+    "docs_from_env",
     "parse_host_port",
 ]
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 # Where a built console would be; served only when it holds an index.html.
 CONSOLE_BUILD = REPO_ROOT / "console" / "dist"
+# The API documentation site `make protos` writes (tools/openapi): Swagger UI and
+# openapi.json, served at /docs/ and /openapi.json.
+DOCS_BUILD = REPO_ROOT / "gen" / "docs"
+DOCS_FILES = ("index.html", "openapi.json")
 MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StaticMount:
+    """Files of a folder the edge answers itself (direct responses read when Envoy
+    starts): `folder/a/b.js` at `prefix + "a/b.js"`, `index.html` also at each of
+    `index_urls`; `only` limits the mount to the files named."""
+
+    prefix: str
+    folder: pathlib.Path
+    index_urls: tuple[str, ...] = ()
+    only: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -105,8 +124,21 @@ class EdgeSettings:
     descriptor_path: pathlib.Path = REPO_ROOT / "gen" / "agentopia.pb"
     # The built console's files, served at `/`; None: `/` answers 404.
     console_dir: pathlib.Path | None = None
-    max_body_bytes: int = 32 * MIB
+    # Swagger UI and openapi.json (gen/docs), served at /docs/ and /openapi.json.
+    docs_dir: pathlib.Path | None = None
+    # A request body: chat with a few inline images fits; raise it for larger ones.
+    max_body_bytes: int = 8 * MIB
+    # A non-streaming response body (an embeddings answer for many inputs is large).
+    max_response_bytes: int = 256 * MIB
     stream_idle_timeout_s: int = 300
+    # Slow-loris: the whole request headers must arrive within this.
+    request_headers_timeout_s: int = 10
+    # Concurrent HTTP/2 streams per client connection.
+    max_concurrent_streams: int = 128
+    # The overload manager's heap budget: past 90% Envoy returns memory to the system,
+    # past 92% it stops keeping connections alive, past 95% it refuses new requests
+    # (503) and new connections.
+    max_heap_bytes: int = 1024 * MIB
     access_log: bool = True
     otel: OtelSettings | None = None
     # Optional listener serving only Envoy's Prometheus stats (`/metrics`).
@@ -118,6 +150,16 @@ class EdgeSettings:
     def buffer_limit_bytes(self) -> int:
         """Connection buffers hold one whole request plus headroom for headers."""
         return self.max_body_bytes + 1 * MIB
+
+    def static_mounts(self) -> tuple[StaticMount, ...]:
+        """What the edge serves itself besides the API: the docs, then the console at `/`."""
+        mounts: list[StaticMount] = []
+        if self.docs_dir is not None:
+            mounts.append(StaticMount("/docs/", self.docs_dir, ("/docs", "/docs/")))
+            mounts.append(StaticMount("/", self.docs_dir, only=("openapi.json",)))
+        if self.console_dir is not None:
+            mounts.append(StaticMount("/", self.console_dir, ("/",)))
+        return tuple(mounts)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EdgeSettings:
@@ -145,14 +187,36 @@ class EdgeSettings:
                 env_str("AGENTOPIA_EDGE_DESCRIPTOR", str(defaults.descriptor_path), source)
             ),
             console_dir=console_from_env(source),
+            docs_dir=docs_from_env(source),
             max_body_bytes=env_int(
                 "AGENTOPIA_EDGE_MAX_BODY_BYTES", defaults.max_body_bytes, source, minimum=1024
+            ),
+            max_response_bytes=env_int(
+                "AGENTOPIA_EDGE_MAX_RESPONSE_BYTES",
+                defaults.max_response_bytes,
+                source,
+                minimum=1024,
             ),
             stream_idle_timeout_s=env_int(
                 "AGENTOPIA_EDGE_STREAM_IDLE_TIMEOUT_S",
                 defaults.stream_idle_timeout_s,
                 source,
                 minimum=1,
+            ),
+            request_headers_timeout_s=env_int(
+                "AGENTOPIA_EDGE_REQUEST_HEADERS_TIMEOUT_S",
+                defaults.request_headers_timeout_s,
+                source,
+                minimum=1,
+            ),
+            max_concurrent_streams=env_int(
+                "AGENTOPIA_EDGE_MAX_CONCURRENT_STREAMS",
+                defaults.max_concurrent_streams,
+                source,
+                minimum=1,
+            ),
+            max_heap_bytes=env_int(
+                "AGENTOPIA_EDGE_MAX_HEAP_BYTES", defaults.max_heap_bytes, source, minimum=64 * MIB
             ),
             access_log=env_bool("AGENTOPIA_EDGE_ACCESS_LOG", defaults.access_log, source),
             otel=OtelSettings.from_env(source),
@@ -173,6 +237,24 @@ def console_from_env(env: Mapping[str, str]) -> pathlib.Path | None:
         raise ConfigError(
             f"AGENTOPIA_CONSOLE_DIR={raw!r} holds no built console (no index.html); "
             "build it or set AGENTOPIA_CONSOLE_DIR=off"
+        )
+    return folder
+
+
+def docs_from_env(env: Mapping[str, str]) -> pathlib.Path | None:
+    """`AGENTOPIA_DOCS_DIR`: the API docs site (index.html and openapi.json, written by
+    `make protos`), `off`, or unset for the repository's gen/docs when it is built."""
+    raw = env_str("AGENTOPIA_DOCS_DIR", "", env)
+    if raw == "off":
+        return None
+    if not raw:
+        return DOCS_BUILD if all((DOCS_BUILD / f).is_file() for f in DOCS_FILES) else None
+    folder = pathlib.Path(raw)
+    missing = [name for name in DOCS_FILES if not (folder / name).is_file()]
+    if missing:
+        raise ConfigError(
+            f"AGENTOPIA_DOCS_DIR={raw!r} holds no API docs (no {', '.join(missing)}); "
+            "run `make protos` or set AGENTOPIA_DOCS_DIR=off"
         )
     return folder
 

@@ -3,7 +3,10 @@ from the key vault's own in-memory client-key snapshot (no database read): admin
 may write, admin and viewer keys may read, client keys are refused with
 PERMISSION_DENIED, missing/malformed/unknown/revoked/expired keys with
 UNAUTHENTICATED. The provider-key lease and outcome RPCs take the mesh's service
-token instead (AGENTOPIA_KEYVAULT_SERVICE_TOKEN), which no admin key can stand in for."""
+token instead (AGENTOPIA_KEYVAULT_SERVICE_TOKEN), which no admin key can stand in for.
+Internal methods (and the lease) also need the caller's workload identity, checked by
+the kernel's interceptor against `services.kernel.peers`; the actor is the proven
+workload."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from keyvault import errors
 from keyvault.actors import Actor, Role
 from keyvault.client_keys.snapshot import ClientSnapshot
 from keyvault.storage.feed import SnapshotFeed
+from services.kernel.identity import IdentitySettings, Verifier
 
 __all__ = ["Access", "Guard", "bearer_token"]
 
@@ -30,6 +34,7 @@ class Access(enum.Enum):
     # like WRITE, but internal — no REST mapping, refused at the edge.
     FORWARDED_WRITE = "forwarded_write"
     SERVICE = "service"  # the service token (provider service)
+    SELF = "self"  # any valid key, reading only itself
 
 
 def bearer_token(metadata: Iterable[tuple[str, str | bytes]] | None) -> str | None:
@@ -45,13 +50,24 @@ def bearer_token(metadata: Iterable[tuple[str, str | bytes]] | None) -> str | No
 class Guard:
     """Checks a call's credentials against the access its method requires."""
 
-    def __init__(self, client_keys: SnapshotFeed[ClientSnapshot], service_token: str) -> None:
+    def __init__(
+        self,
+        client_keys: SnapshotFeed[ClientSnapshot],
+        service_token: str,
+        verifier: Verifier | None = None,
+    ) -> None:
         self._client_keys = client_keys
         self._service_token = service_token.encode()
+        self._verifier = verifier or Verifier(IdentitySettings("keyvault"))
 
-    def check(self, metadata: Iterable[tuple[str, str | bytes]] | None, access: Access) -> Actor:
+    def check(
+        self,
+        metadata: Iterable[tuple[str, str | bytes]] | None,
+        access: Access,
+        context: object = None,
+    ) -> Actor:
         if access is Access.INTERNAL:
-            return Actor("internal", "mesh", Role.SERVICE)
+            return self._workload(metadata, context)
         token = bearer_token(metadata)
         if access is Access.SERVICE:
             return self._check_service(token)
@@ -63,7 +79,9 @@ class Guard:
         record = snapshot.directory.authenticate(token)
         role = record.spec.role
         actor = Actor(record.key_id, record.spec.name, role)
-        if role is Role.ADMIN or (role is Role.VIEWER and access is Access.READ):
+        if role is Role.ADMIN or access is Access.SELF:
+            return actor
+        if role is Role.VIEWER and access is Access.READ:
             return actor
         if role is Role.VIEWER:
             raise errors.permission_denied(
@@ -74,6 +92,17 @@ class Guard:
             "Client keys may only call the inference API; the key management API needs an "
             "admin key (or a viewer key to read).",
         )
+
+    def _workload(
+        self, metadata: Iterable[tuple[str, str | bytes]] | None, context: object
+    ) -> Actor:
+        """The proven caller of an internal method. The interceptor has already
+        refused callers the call graph does not allow; this names the one it let
+        through (and refuses again if this guard is used without it)."""
+        if not self._verifier.enforced:
+            return Actor("unverified", "mesh (no workload identities configured)", Role.SERVICE)
+        name = self._verifier.peer(metadata, context)
+        return Actor(name, f"{name} service", Role.SERVICE)
 
     def _check_service(self, token: str | None) -> Actor:
         if not self._service_token:

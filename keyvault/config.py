@@ -7,14 +7,18 @@ import pathlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from keyvault.crypto import imports
 from services.kernel.config import ConfigError, env_float, env_int, env_str
 from services.kernel.exposition import ExpositionSettings
+from services.kernel.identity import IdentitySettings
 
 __all__ = ["KeyVaultConfig"]
 
 PROMETHEUS_PORT = 9103
 
 _MIGRATE_MODES = ("auto", "off")
+# An admin key is a bearer credential: 32 characters of a url-safe alphabet are 192 bits.
+_MIN_ADMIN_KEY_CHARS = 32
 _KEK_SOURCES = ("file", "secret-manager")
 
 
@@ -32,18 +36,24 @@ class KeyVaultConfig:
     kek_secret: str
     # host:port of a Secret Manager endpoint reached without TLS (an emulator); empty = Google.
     secret_manager_endpoint: str
+    # Provider keys are imported only from secrets whose id starts with this.
+    secret_import_prefix: str
     admin_key: str = field(repr=False)
     # Bearer token the provider service presents for WatchProviderKeys/ReportKeyOutcomes.
     service_token: str = field(repr=False)
     poll_interval_s: float
     limits_redis_url: str
     limits_prefix: str
+    # Bound on every Redis connect, read and write of the shared limiter (fail closed).
+    limits_redis_timeout_s: float
     provider_target: str
     rotation_overlap_s: float
     sweep_interval_s: float
     drain_grace_s: float
     exposition: ExpositionSettings
     log_level: str
+    # The key vault's workload identity and its callers' (services.kernel.identity).
+    identity: IdentitySettings = field(default_factory=lambda: IdentitySettings("keyvault"))
 
     @property
     def is_sqlite(self) -> bool:
@@ -72,8 +82,12 @@ class KeyVaultConfig:
                 "(projects/<project>/secrets/<name>) when AGENTOPIA_KEK_SOURCE=secret-manager"
             )
         admin_key = env_str("AGENTOPIA_ADMIN_KEY", "", env)
-        if admin_key and len(admin_key) < 16:
-            raise ConfigError("AGENTOPIA_ADMIN_KEY must be at least 16 characters long")
+        if admin_key and len(admin_key) < _MIN_ADMIN_KEY_CHARS:
+            raise ConfigError(
+                f"AGENTOPIA_ADMIN_KEY must be at least {_MIN_ADMIN_KEY_CHARS} random characters "
+                f"long (got {len(admin_key)}); generate one with: "
+                "python -c 'import secrets; print(\"sk-agp-\" + secrets.token_urlsafe(32))'"
+            )
         return cls(
             listen=env_str("AGENTOPIA_KEYVAULT_LISTEN", "127.0.0.1:50053", env),
             database_url=url,
@@ -83,6 +97,9 @@ class KeyVaultConfig:
             kek_file=pathlib.Path(env_str("AGENTOPIA_KEK_FILE", str(data_dir / "kek.key"), env)),
             kek_secret=kek_secret,
             secret_manager_endpoint=env_str("AGENTOPIA_SECRET_MANAGER_ENDPOINT", "", env),
+            secret_import_prefix=env_str(
+                "AGENTOPIA_SECRET_IMPORT_PREFIX", imports.DEFAULT_PREFIX, env
+            ),
             admin_key=admin_key,
             service_token=env_str("AGENTOPIA_KEYVAULT_SERVICE_TOKEN", "", env),
             # Changes made on other replicas arrive within this (revoked within a second).
@@ -90,6 +107,7 @@ class KeyVaultConfig:
             / 1000,
             limits_redis_url=env_str("AGENTOPIA_LIMITS_REDIS_URL", "", env),
             limits_prefix=env_str("AGENTOPIA_LIMITS_PREFIX", "agentopia:limits", env),
+            limits_redis_timeout_s=env_float("AGENTOPIA_LIMITS_REDIS_TIMEOUT_S", 1.0, env),
             provider_target=env_str("AGENTOPIA_PROVIDER_TARGET", "127.0.0.1:50052", env),
             rotation_overlap_s=env_float("AGENTOPIA_KEY_ROTATION_OVERLAP_S", 600.0, env),
             # The sweeper wakes when something is due; this bounds its sleep otherwise.
@@ -97,4 +115,5 @@ class KeyVaultConfig:
             drain_grace_s=env_float("AGENTOPIA_DRAIN_GRACE_S", 5.0, env),
             exposition=ExpositionSettings.from_env(PROMETHEUS_PORT, env),
             log_level=env_str("AGENTOPIA_LOG_LEVEL", "INFO", env),
+            identity=IdentitySettings.from_env("keyvault", env),
         )

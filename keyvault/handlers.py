@@ -77,7 +77,7 @@ def _handler(
 
 
 def _actor(guard: Guard, context: Ctx, access: Access) -> Actor:
-    return guard.check(context.invocation_metadata(), access)
+    return guard.check(context.invocation_metadata(), access, context)
 
 
 def _unary(behaviour: Any, access: Access, guard: Guard) -> Any:

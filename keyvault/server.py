@@ -24,6 +24,7 @@ from keyvault.client_keys.store import ClientKeyStore
 from keyvault.client_keys.usage import ClientUsageReporter
 from keyvault.config import KeyVaultConfig
 from keyvault.crypto.envelope import Envelope
+from keyvault.crypto.imports import ImportPolicy
 from keyvault.crypto.kek import FileKekSource, KekError, KekSource, Keyring, SecretManagerKekSource
 from keyvault.crypto.secret_manager import SecretManagerReader, make_secret_manager_client
 from keyvault.handlers import GuardedServicer, register
@@ -119,13 +120,17 @@ async def _open_envelope(config: KeyVaultConfig, reader: SecretManagerReader | N
 def _limiter(config: KeyVaultConfig, life: Lifecycle) -> Limiter | None:
     if not config.limits_redis_url:
         return None
-    limiter = open_limiter(config.limits_redis_url, prefix=config.limits_prefix)
+    limiter = open_limiter(
+        config.limits_redis_url,
+        prefix=config.limits_prefix,
+        timeout_s=config.limits_redis_timeout_s,
+    )
     life.on_close(limiter.aclose)
     return limiter
 
 
 def _validator(config: KeyVaultConfig, life: Lifecycle) -> Validator:
-    channel = open_channel(config.provider_target)
+    channel = open_channel(config.provider_target, identity=config.identity)
     life.on_close(functools.partial(channel.close, None))
     return ProviderServiceValidator(channel)
 
@@ -171,7 +176,13 @@ async def compose(
     hash_key = await load_or_create_hash_key(db, envelope)
     feeds = _Feeds.of(db, hash_key, envelope, config.poll_interval_s)
     client_keys = ClientKeyStore(db, hash_key, feeds.client_keys.changed)
-    provider_keys = ProviderKeyStore(db, envelope, feeds.provider_keys.changed, reader)
+    provider_keys = ProviderKeyStore(
+        db,
+        envelope,
+        feeds.provider_keys.changed,
+        reader,
+        ImportPolicy(config.secret_import_prefix, config.kek_secret),
+    )
     health = KeyHealth(db, feeds.provider_keys.changed)
     rewrapped = int(await rewrap_hash_key(db, envelope)) + await provider_keys.rewrap_all()
     if rewrapped:
@@ -200,8 +211,8 @@ async def compose(
         ),
         AuditServicer(AuditLog(db)),
     )
-    host = ServiceHost("keyvault")
-    guard = Guard(feeds.client_keys, config.service_token)
+    host = ServiceHost("keyvault", identity=config.identity)
+    guard = Guard(feeds.client_keys, config.service_token, host.verifier)
     for servicer in servicers:
         register(host, guard, servicer)
     return Service(host, config.listen, grace_seconds=config.drain_grace_s)

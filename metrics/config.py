@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from services.kernel.config import ConfigError, env_float, env_str
 from services.kernel.exposition import ExpositionSettings
+from services.kernel.identity import IdentitySettings
 
 __all__ = ["PROMETHEUS_PORT", "MetricsConfig"]
 
@@ -29,6 +30,8 @@ class MetricsConfig:
     # Report APIs authenticate callers from the key vault's pushed key table
     # (viewer or admin keys); "" turns that off (tests of the service alone).
     keyvault_target: str = ""
+    # The metrics service's workload identity and its callers' (services.kernel.identity).
+    identity: IdentitySettings = field(default_factory=lambda: IdentitySettings("metrics"))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> MetricsConfig:
@@ -49,4 +52,5 @@ class MetricsConfig:
             log_level=env_str("AGENTOPIA_LOG_LEVEL", "INFO", source),
             exposition=ExpositionSettings.from_env(PROMETHEUS_PORT, source),
             keyvault_target=env_str("AGENTOPIA_KEYVAULT_TARGET", "127.0.0.1:50053", source),
+            identity=IdentitySettings.from_env("metrics", source),
         )

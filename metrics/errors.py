@@ -7,7 +7,7 @@ import grpc
 
 from services.kernel.errors import GatewayError
 
-__all__ = ["database_unavailable", "invalid_argument"]
+__all__ = ["database_unavailable", "invalid_argument", "usage_from_routers_only"]
 
 
 def invalid_argument(message: str, *, param: str | None = None) -> GatewayError:
@@ -16,6 +16,15 @@ def invalid_argument(message: str, *, param: str | None = None) -> GatewayError:
         code="invalid_argument",
         message=message,
         param=param,
+    )
+
+
+def usage_from_routers_only() -> GatewayError:
+    """Usage events (what is billed) come from routers; other workloads send health."""
+    return GatewayError(
+        status=grpc.StatusCode.PERMISSION_DENIED,
+        code="usage_from_routers_only",
+        message="only routers may record usage events; send health reports without events",
     )
 
 

@@ -23,6 +23,7 @@ from services.kernel.channels import open_channel
 from services.kernel.config import ConfigError
 from services.kernel.exposition import start_settings
 from services.kernel.hosting import ServiceHost
+from services.kernel.identity import IdentitySettings
 from services.kernel.logs import configure_logging
 from services.kernel.service import Lifecycle, Service
 
@@ -36,8 +37,8 @@ class MetricsHost(ServiceHost):
     """ServiceHost that ends the (endless) live streams first when it stops, so
     the drain waits only for in-flight RecordUsage and report calls."""
 
-    def __init__(self, live: LiveHub) -> None:
-        super().__init__("metrics")
+    def __init__(self, live: LiveHub, identity: IdentitySettings | None = None) -> None:
+        super().__init__("metrics", identity=identity)
         self._live = live
 
     async def stop(self, grace_seconds: float) -> None:
@@ -66,7 +67,8 @@ async def compose(
     life.on_close(store.engine.dispose)
     live = LiveHub(health_ttl_s=config.health_ttl_s)
     if keys is None and config.keyvault_target:
-        keys = _follow_keys(config.keyvault_target, life)
+        keys = _follow_keys(config.keyvault_target, life, config.identity)
+    host = MetricsHost(live, config.identity)
     servicer = MetricsServicer(
         keys=keys,
         store=store,
@@ -74,8 +76,8 @@ async def compose(
         live=live,
         instruments=MetricsServiceInstruments(registry),
         table=table,
+        verifier=host.verifier,
     )
-    host = MetricsHost(live)
     host.add(SERVICE_NAME, lambda srv: pb_grpc.add_MetricsServiceServicer_to_server(servicer, srv))
     _log.info("metrics: price table %s, database %s", table.version, store.dialect)
 
@@ -87,11 +89,11 @@ async def compose(
     return Service(host, config.listen, ready=ready, grace_seconds=config.grace_s)
 
 
-def _follow_keys(target: str, life: Lifecycle) -> KeyCache:
+def _follow_keys(target: str, life: Lifecycle, identity: IdentitySettings) -> KeyCache:
     # Never part of readiness: ingest must work while the key vault is away;
     # reports answer "retry shortly" until the first key snapshot arrives.
     keys = KeyCache()
-    channel = open_channel(target)
+    channel = open_channel(target, identity=identity)
     life.on_close(lambda: channel.close(None))
     life.spawn(keys.follow(channel, watcher=f"metrics@{socket.gethostname()}"), "key watch")
     return keys

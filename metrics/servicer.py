@@ -34,6 +34,8 @@ from metrics.storage.ingest import Row, parse_events
 from metrics.storage.paging import PageTokenError
 from metrics.storage.reports import UsageReports
 from metrics.storage.store import UsageStore
+from services.kernel.identity import Verifier
+from services.kernel.peers import ROUTERS
 
 __all__ = ["MetricsServicer"]
 
@@ -53,8 +55,10 @@ class MetricsServicer(pb_grpc.MetricsServiceServicer):
         table: pricing.PriceTable,
         keys: KeyCache | None = None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        verifier: Verifier | None = None,
     ) -> None:
         self._keys = keys
+        self._verifier = verifier
         self._store = store
         self._reports = reports
         self._live = live
@@ -65,7 +69,8 @@ class MetricsServicer(pb_grpc.MetricsServiceServicer):
     async def RecordUsage(
         self, request: pb.RecordUsageRequest, context: Context
     ) -> pb.RecordUsageResponse:
-        batch = parse_events(request.events, self._clock(), self._table)
+        trust_cost = self._sender_is_router(request, context)
+        batch = parse_events(request.events, self._clock(), self._table, trust_cost=trust_cost)
         fresh = await self._store_rows(batch.rows) if batch.rows else []
         duplicates = len(request.events) - len(batch.rejected) - len(fresh)
         self._instruments.events.labels("stored").inc(len(fresh))
@@ -77,6 +82,17 @@ class MetricsServicer(pb_grpc.MetricsServiceServicer):
         return pb.RecordUsageResponse(
             stored=len(fresh), duplicates=duplicates, rejected_event_ids=batch.rejected
         )
+
+    def _sender_is_router(self, request: pb.RecordUsageRequest, context: Context) -> bool:
+        """Whether the events' own cost may be stored: only a proven router's is. An
+        unauthenticated sender's events are priced from this service's table; the
+        provider service may send only its keys' health."""
+        if self._verifier is None or not self._verifier.enforced:
+            return False
+        caller = self._verifier.peer(context.invocation_metadata(), context)
+        if caller not in ROUTERS and len(request.events):
+            raise errors.usage_from_routers_only()
+        return caller in ROUTERS
 
     async def _store_rows(self, rows: list[Row]) -> list[Row]:
         """Store in a worker thread (a health-only call, with no rows, needs none)."""

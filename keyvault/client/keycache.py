@@ -23,8 +23,16 @@ from agentopia.v1 import keyvault_types_pb2 as kv_types
 
 from keyvault.client.limits import Limits
 from services.kernel.errors import GatewayError
+from services.kernel.watch import Backoff, follow_forever
 
-__all__ = ["KeyCache", "Principal", "bearer_token", "require_role", "unauthenticated"]
+__all__ = [
+    "KeyCache",
+    "Principal",
+    "bearer_token",
+    "require_inference",
+    "require_role",
+    "unauthenticated",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -43,6 +51,8 @@ class Principal:
     allowed_models: frozenset[str]
     # None when the key has no RPM, TPM or budget limit (no limiter round trip then).
     limits: Limits | None = None
+    # Governed pass-through parameters the key may send (keyvault.client.parameters).
+    allowed_parameters: frozenset[str] = frozenset()
 
     def may_use(self, model: str) -> bool:
         return not self.allowed_models or model in self.allowed_models
@@ -71,6 +81,17 @@ def require_role(principal: Principal, *, write: bool) -> None:
             grpc.StatusCode.PERMISSION_DENIED,
             "admin_key_required",
             "This needs an admin key" + ("." if write else " or a viewer key."),
+        )
+
+
+def require_inference(principal: Principal) -> None:
+    """Inference spends money: client and admin keys only (viewer keys are read-only)."""
+    if principal.role == kv_types.KEY_ROLE_VIEWER:
+        raise GatewayError(
+            grpc.StatusCode.PERMISSION_DENIED,
+            "role_not_allowed",
+            "Viewer keys are read-only and cannot call inference; use a client key.",
+            type="permission_error",
         )
 
 
@@ -111,6 +132,7 @@ class KeyCache:
                     owner=key.owner,
                     allowed_models=frozenset(key.allowed_models),
                     limits=_limits_of(key),
+                    allowed_parameters=frozenset(key.allowed_parameters),
                 ),
                 revoked=key.revoked or key.HasField("revoke_time"),
                 expires_at=key.expire_time.seconds if key.HasField("expire_time") else 0.0,
@@ -157,16 +179,14 @@ class KeyCache:
         return entry.principal
 
     async def follow(self, channel: grpc.aio.Channel, watcher: str) -> None:
-        """Apply snapshots forever, reconnecting with capped backoff."""
+        """Apply snapshots forever, reconnecting with capped backoff (≤ 1 s keeps
+        "revoked within one second" across key vault restarts)."""
         stub = kv_grpc.ClientKeyServiceStub(channel)
-        delay = 0.1
-        while True:
-            try:
-                call = stub.WatchClientKeys(kv_pb2.WatchClientKeysRequest(watcher=watcher))
-                async for snapshot in call:
-                    self.apply(snapshot)
-                    delay = 0.1
-            except grpc.aio.AioRpcError as error:
-                _log.warning("key watch interrupted (%s); reconnecting", error.code().name)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 1.0)  # ≤ 1 s keeps "revoked within one second" across restarts
+
+        async def once(backoff: Backoff) -> None:
+            call = stub.WatchClientKeys(kv_pb2.WatchClientKeysRequest(watcher=watcher))
+            async for snapshot in call:
+                self.apply(snapshot)
+                backoff.reset()
+
+        await follow_forever("client key watch", once, expected=(grpc.aio.AioRpcError,))

@@ -70,6 +70,7 @@ def client_key_spec(request: ck_pb2.CreateClientKeyRequest) -> ClientKeySpec:
         tpm_limit=request.tpm_limit,
         budget_micros=_budget(request.budget_usd),
         budget_period=_period(request.budget_period),
+        allowed_parameters=tuple(request.allowed_parameters),
     )
 
 
@@ -84,6 +85,7 @@ _CHANGE_READERS: Mapping[str, tuple[str, Any]] = {
     "tpm_limit": ("tpm_limit", lambda k: k.tpm_limit),
     "budget_usd": ("budget_micros", lambda k: _budget(k.budget_usd)),
     "budget_period": ("budget_period", lambda k: _period(k.budget_period)),
+    "allowed_parameters": ("allowed_parameters", lambda k: tuple(k.allowed_parameters)),
 }
 
 
@@ -116,6 +118,7 @@ def client_key(record: ClientKeyRecord) -> ck_pb2.ClientKey:
         budget_usd="" if spec.budget_micros is None else format_usd(spec.budget_micros),
         budget_period=PERIOD_TO_PROTO[spec.budget_period],
         bootstrap=record.bootstrap,
+        allowed_parameters=spec.allowed_parameters,
     )
     set_time(key.create_time, record.create_time)
     set_time(key.update_time, record.update_time)

@@ -25,6 +25,8 @@ class ClientKeySpec:
     tpm_limit: int = 0
     budget_micros: int | None = None
     budget_period: BudgetPeriod = BudgetPeriod.NONE
+    # Governed pass-through parameters this key may send (keyvault.client.parameters).
+    allowed_parameters: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ class ClientKeyServicer:
         "DeleteClientKey": Access.WRITE,
         "GetClientKeyUsage": Access.READ,
         "WatchClientKeys": Access.INTERNAL,
+        "GetCallerKey": Access.SELF,
     }
 
     def __init__(
@@ -95,6 +96,18 @@ class ClientKeyServicer:
         record = await self._store.get(request.key_id)
         usage = await self._usage.report(record)
         return ck_pb2.GetClientKeyUsageResponse(usage=usage)
+
+    async def GetCallerKey(
+        self, request: ck_pb2.GetCallerKeyRequest, context: Ctx, actor: Actor
+    ) -> ck_pb2.GetCallerKeyResponse:
+        record = await self._store.get(actor.key_id)
+        reply = ck_pb2.GetCallerKeyResponse(key=convert.client_key(record))
+        # A key's own settings are always readable; its live counters only when the
+        # key vault shares the routers' limits store (without one, each router counts
+        # in its own memory and nobody holds a total).
+        if self._usage.configured:
+            reply.usage.CopyFrom(await self._usage.report(record))
+        return reply
 
     async def WatchClientKeys(
         self, request: ck_pb2.WatchClientKeysRequest, context: Ctx, actor: Actor

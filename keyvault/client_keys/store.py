@@ -19,6 +19,7 @@ from keyvault import errors
 from keyvault.actors import SYSTEM_ACTOR, Actor, Role
 from keyvault.audit import log as audit
 from keyvault.client.limits import BudgetPeriod
+from keyvault.client.parameters import GOVERNED_PARAMETERS
 from keyvault.client_keys.hash_key import digest
 from keyvault.client_keys.records import ClientKeyRecord, ClientKeySpec
 from keyvault.storage import versions
@@ -26,10 +27,22 @@ from keyvault.storage.database import Database
 from keyvault.storage.models import ClientKeyRow
 from keyvault.times import utcnow
 
-__all__ = ["SECRET_PREFIX", "ClientKeyStore", "new_secret", "read_all", "validate_spec"]
+__all__ = [
+    "SECRET_PREFIX",
+    "ClientKeyStore",
+    "new_secret",
+    "read_all",
+    "shown_prefix",
+    "validate_spec",
+]
 
 SECRET_PREFIX = "sk-agp-"  # noqa: S105 - a public prefix, not a secret
-_SHOWN_CHARS = len(SECRET_PREFIX) + 4
+# How much of a key's secret part is stored and shown (to tell keys apart): 4
+# characters. A key's secret is at least 32 random characters (bootstrap keys are
+# refused otherwise; generated ones have 43 url-safe characters, 256 bits), so at
+# least 28 stay unknown — 168 bits even for the bootstrap key, far beyond any brute
+# force — and 4 characters still tell a handful of an owner's keys apart.
+_SHOWN_SECRET_CHARS = 4
 _MAX_TEXT = 200
 _MAX_MODELS = 200
 UPDATABLE = frozenset(
@@ -44,8 +57,15 @@ UPDATABLE = frozenset(
         "tpm_limit",
         "budget_micros",
         "budget_period",
+        "allowed_parameters",
     }
 )
+
+
+def shown_prefix(secret: str) -> str:
+    """The public prefix plus the first few secret characters (see above)."""
+    public = SECRET_PREFIX if secret.startswith(SECRET_PREFIX) else ""
+    return secret[: len(public) + _SHOWN_SECRET_CHARS]
 
 
 def new_secret() -> str:
@@ -69,11 +89,21 @@ def validate_spec(spec: ClientKeySpec) -> ClientKeySpec:
         raise errors.invalid_argument(
             f"allowed_models takes at most {_MAX_MODELS} non-empty names", "allowed_models"
         )
+    unknown = sorted(set(spec.allowed_parameters) - set(GOVERNED_PARAMETERS))
+    if unknown:
+        raise errors.invalid_argument(
+            f"allowed_parameters takes {', '.join(GOVERNED_PARAMETERS)}; got {unknown[0]!r}",
+            "allowed_parameters",
+        )
     if spec.rpm_limit < 0 or spec.tpm_limit < 0:
         raise errors.invalid_argument("rpm_limit and tpm_limit must be 0 (unlimited) or more")
     if spec.budget_micros is not None and spec.budget_period == BudgetPeriod.NONE:
         spec = dataclasses.replace(spec, budget_period=BudgetPeriod.MONTHLY)
-    return dataclasses.replace(spec, allowed_models=tuple(dict.fromkeys(spec.allowed_models)))
+    return dataclasses.replace(
+        spec,
+        allowed_models=tuple(dict.fromkeys(spec.allowed_models)),
+        allowed_parameters=tuple(sorted(set(spec.allowed_parameters))),
+    )
 
 
 def _record(row: ClientKeyRow) -> ClientKeyRecord:
@@ -92,6 +122,7 @@ def _record(row: ClientKeyRow) -> ClientKeyRecord:
             tpm_limit=row.tpm_limit,
             budget_micros=row.budget_micros,
             budget_period=BudgetPeriod(row.budget_period),
+            allowed_parameters=tuple(orjson.loads(row.allowed_parameters or "[]")),
         ),
         create_time=row.create_time,
         update_time=row.update_time,
@@ -103,6 +134,7 @@ def _record(row: ClientKeyRow) -> ClientKeyRecord:
 def _apply_spec(row: ClientKeyRow, spec: ClientKeySpec) -> None:
     row.name, row.role, row.owner, row.team = spec.name, spec.role.value, spec.owner, spec.team
     row.allowed_models = orjson.dumps(list(spec.allowed_models)).decode()
+    row.allowed_parameters = orjson.dumps(list(spec.allowed_parameters)).decode()
     row.expire_time = spec.expire_time
     row.rpm_limit, row.tpm_limit = spec.rpm_limit, spec.tpm_limit
     row.budget_micros, row.budget_period = spec.budget_micros, spec.budget_period.value
@@ -114,6 +146,7 @@ def _summary(spec: ClientKeySpec) -> dict[str, object]:
         "name": spec.name,
         "role": spec.role.value,
         "allowed_models": ",".join(spec.allowed_models),
+        "allowed_parameters": ",".join(spec.allowed_parameters),
         "expire_time": spec.expire_time.isoformat() if spec.expire_time else "",
         "rpm_limit": spec.rpm_limit,
         "tpm_limit": spec.tpm_limit,
@@ -149,7 +182,7 @@ class ClientKeyStore:
             now = utcnow()
             row = ClientKeyRow(
                 id=new_key_id(),
-                prefix=secret[:_SHOWN_CHARS],
+                prefix=shown_prefix(secret),
                 secret_digest=digest(self._hash_key, secret),
                 bootstrap=False,
                 create_time=now,
@@ -249,14 +282,14 @@ class ClientKeyStore:
             if row is None:
                 row = ClientKeyRow(
                     id=new_key_id(), bootstrap=True, create_time=now, update_time=now,
-                    prefix=secret[:_SHOWN_CHARS], secret_digest=wanted,
+                    prefix=shown_prefix(secret), secret_digest=wanted,
                 )  # fmt: skip
                 _apply_spec(row, ClientKeySpec(name="bootstrap admin", role=Role.ADMIN))
                 session.add(row)
             elif (row.secret_digest, row.role, row.revoke_time) == (wanted, "admin", None):
                 return _record(row), False
             else:
-                row.secret_digest, row.prefix = wanted, secret[:_SHOWN_CHARS]
+                row.secret_digest, row.prefix = wanted, shown_prefix(secret)
                 row.role, row.revoke_time, row.update_time = Role.ADMIN.value, None, now
             session.flush()
             audit.record(session, SYSTEM_ACTOR, "client_key.bootstrap", row.id, {"role": "admin"})

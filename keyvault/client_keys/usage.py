@@ -19,6 +19,11 @@ class ClientUsageReporter:
     def __init__(self, limiter: Limiter | None) -> None:
         self._limiter = limiter
 
+    @property
+    def configured(self) -> bool:
+        """Whether live counters can be read (a shared limits store is set)."""
+        return self._limiter is not None
+
     async def report(self, record: ClientKeyRecord) -> ck_pb2.ClientKeyUsage:
         if self._limiter is None:
             raise errors.failed_precondition(

@@ -18,6 +18,7 @@ from keyvault import errors
 from keyvault.actors import Actor
 from keyvault.audit import log as audit
 from keyvault.crypto.envelope import Envelope, Sealed
+from keyvault.crypto.imports import ImportPolicy
 from keyvault.crypto.secret_manager import SecretReader
 from keyvault.provider_keys.records import Headroom, ProviderKeyRecord, ProviderKeyState
 from keyvault.storage import versions
@@ -117,11 +118,13 @@ class ProviderKeyStore:
         envelope: Envelope,
         on_change: Callable[[], Awaitable[None]],
         secret_reader: SecretReader | None = None,
+        import_policy: ImportPolicy | None = None,
     ) -> None:
         self._db = db
         self._envelope = envelope
         self._on_change = on_change
         self._reader = secret_reader
+        self._import_policy = import_policy or ImportPolicy()
 
     async def _resolve(self, secret: str, secret_version: str) -> tuple[str, str]:
         """(secret, resolved Secret Manager version or "")."""
@@ -135,6 +138,7 @@ class ProviderKeyStore:
                 "secret_version needs Secret Manager: set AGENTOPIA_KEK_SOURCE=secret-manager "
                 "(or AGENTOPIA_SECRET_MANAGER_ENDPOINT) on the key vault.",
             )
+        self._import_policy.check(secret_version)
         try:
             name, payload = await self._reader.access(secret_version)
         except Exception as error:

@@ -93,6 +93,8 @@ class ClientKeyRow(Base):
     role: Mapped[str] = mapped_column(String(16))
     # JSON array of model names or aliases; "[]" = all.
     allowed_models: Mapped[str] = mapped_column(Text, default="[]")
+    # JSON array of governed pass-through parameters the key may send; "[]" = none.
+    allowed_parameters: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
     owner: Mapped[str] = mapped_column(String(200), default="")
     team: Mapped[str] = mapped_column(String(200), default="")
     rpm_limit: Mapped[int] = mapped_column(Integer, default=0)

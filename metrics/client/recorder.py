@@ -46,7 +46,9 @@ from agentopia.v1 import metrics_service_pb2 as pb
 from agentopia.v1 import metrics_service_pb2_grpc as pb_grpc
 
 from metrics.client.instruments import RecorderInstruments
+from services.kernel.channels import identified, raw_channel
 from services.kernel.hosting import channel_options
+from services.kernel.identity import IdentitySettings
 
 __all__ = ["RecorderStats", "UsageRecorder", "new_event_id"]
 
@@ -93,12 +95,16 @@ class UsageRecorder:
         health_refresh_s: float = 10.0,
         instruments: RecorderInstruments | None = None,
         rng: Callable[[], float] = random.random,
+        identity: IdentitySettings | None = None,
     ) -> None:
         if max_batch < 1 or max_buffer < max_batch or flush_interval <= 0:
             raise ValueError("need max_batch >= 1, max_buffer >= max_batch, flush_interval > 0")
         if isinstance(channel_or_target, str):
             options = [*channel_options(16 * 1024 * 1024), *_RECONNECT]
-            self._channel = grpc.aio.insecure_channel(channel_or_target, options=options)
+            # This workload's identity (its certificate or token) on every batch.
+            self._channel = identified(
+                raw_channel(channel_or_target, options=options, identity=identity), identity
+            )
             self._owns_channel = True
         else:
             self._channel = channel_or_target

@@ -33,7 +33,7 @@ __all__ = [
 # The newest migration in metrics/migrations/versions; tests/metrics/test_storage.py
 # checks it against Alembic's own reading of the scripts, so a migration added without
 # moving it fails there.
-HEAD = "0001_usage"
+HEAD = "0002_usage_surface"
 
 _VERSION_TABLE = "alembic_version"
 MIGRATIONS = pathlib.Path(__file__).resolve().parent.parent / "migrations"

@@ -36,13 +36,19 @@ def pusd_to_usd(pusd: int) -> Decimal:
 
 
 def parse_events(
-    events: Iterable[pb.UsageEvent], now: dt.datetime, table: pricing.PriceTable
+    events: Iterable[pb.UsageEvent],
+    now: dt.datetime,
+    table: pricing.PriceTable,
+    *,
+    trust_cost: bool = True,
 ) -> Batch:
+    """Rows to store. Without `trust_cost` (a sender that proved no router identity)
+    every event's cost comes from `table`, whatever `cost_usd` it claims."""
     batch = Batch()
     seen: set[str] = set()
     received_us = _micros(now)
     for event in events:
-        row = _row(event, received_us, table)
+        row = _row(event, received_us, table, trust_cost)
         if row is None:
             batch.rejected.append(event.event_id)
         elif row["event_id"] not in seen:
@@ -56,7 +62,9 @@ def _micros(moment: dt.datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def _row(event: pb.UsageEvent, received_us: int, table: pricing.PriceTable) -> Row | None:
+def _row(
+    event: pb.UsageEvent, received_us: int, table: pricing.PriceTable, trust_cost: bool
+) -> Row | None:
     tokens = (
         event.prompt_tokens,
         event.completion_tokens,
@@ -69,7 +77,7 @@ def _row(event: pb.UsageEvent, received_us: int, table: pricing.PriceTable) -> R
     has_time = event.HasField("time") and (event.time.seconds or event.time.nanos)
     time_us = event.time.seconds * 1_000_000 + event.time.nanos // 1000 if has_time else received_us
     try:
-        cost = _cost_pusd(event, time_us, table)
+        cost = _cost_pusd(event, time_us, table, trust_cost)
     except ValueError:
         return None
     seconds = time_us // 1_000_000
@@ -102,13 +110,16 @@ def _row(event: pb.UsageEvent, received_us: int, table: pricing.PriceTable) -> R
         "is_error": event.status_code >= 400 or bool(event.error_code),
         "retries": max(event.retries, 0),
         "failovers": max(event.failovers, 0),
+        "surface": event.surface[:32],
     }
 
 
-def _cost_pusd(event: pb.UsageEvent, time_us: int, table: pricing.PriceTable) -> int | None:
+def _cost_pusd(
+    event: pb.UsageEvent, time_us: int, table: pricing.PriceTable, trust_cost: bool
+) -> int | None:
     """Pico-dollars; None when unpriced. A sender's cost with more than 12
     decimals is rounded half-even to 1e-12 USD (prices never produce one)."""
-    if not event.cost_usd:
+    if not event.cost_usd or not trust_cost:
         at = dt.datetime.fromtimestamp(time_us / 1_000_000, dt.UTC)
         result = pricing.price(event.model, event, at, provider=event.provider, table=table)
         return _to_pusd(result.cost_usd) if isinstance(result, pricing.Priced) else None

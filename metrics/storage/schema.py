@@ -48,6 +48,8 @@ usage_events = sa.Table(
     sa.Column("is_error", sa.Boolean, nullable=False),
     sa.Column("retries", sa.Integer, nullable=False),
     sa.Column("failovers", sa.Integer, nullable=False),
+    # The client surface (chat_completions, completions, messages, embeddings, grpc).
+    sa.Column("surface", sa.String(32), nullable=False, server_default=""),
     sa.Index("ix_usage_events_time", "time_us"),
     sa.Index("ix_usage_events_provider_model_time", "provider", "model", "time_us"),
     sa.Index("ix_usage_events_key_time", "key_id", "time_us"),

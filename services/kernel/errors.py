@@ -20,6 +20,8 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 __all__ = [
     "DETAILS_KEY",
     "DOMAIN",
+    "MAX_FIELD_CHARS",
+    "MAX_MESSAGE_CHARS",
     "GatewayError",
     "http_status_for",
 ]
@@ -67,6 +69,15 @@ def http_status_for(code: grpc.StatusCode) -> int:
     return _HTTP_BY_CODE.get(code, 500)
 
 
+MAX_MESSAGE_CHARS = 1024
+MAX_FIELD_CHARS = 512
+
+
+def clip(text: str, limit: int) -> str:
+    """`text`, cut to `limit` characters with an ellipsis when longer."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 @dataclass(eq=False)
 class GatewayError(Exception):
     """A failure with a stable code, a message that says what to do, and its status.
@@ -86,6 +97,14 @@ class GatewayError(Exception):
     metadata: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # Messages, params and metadata may quote what a client sent (a model name, a
+        # field name); they travel in gRPC trailers and HTTP headers, so they are
+        # clipped here, once for every error, below any proxy's header limits.
+        self.message = clip(self.message, MAX_MESSAGE_CHARS)
+        if self.param is not None:
+            self.param = clip(self.param, MAX_FIELD_CHARS)
+        if any(len(value) > MAX_FIELD_CHARS for value in self.metadata.values()):
+            self.metadata = {key: clip(v, MAX_FIELD_CHARS) for key, v in self.metadata.items()}
         super().__init__(self.message)
         if not self.http_status:
             self.http_status = http_status_for(self.status)

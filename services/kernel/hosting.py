@@ -17,9 +17,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from services.kernel import tracing
+from services.kernel import tls, tracing
 from services.kernel.config import ConfigError
+from services.kernel.identity import IdentitySettings, PeerCheck, Verifier
 from services.kernel.interceptor import ErrorInterceptor, MetadataRenderer
+from services.kernel.peers import callers_of
 
 __all__ = ["ServiceHost", "channel_options", "server_options"]
 
@@ -89,21 +91,31 @@ class ServiceHost:
         max_message_bytes: int = 64 * 1024 * 1024,
         interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
         error_metadata: MetadataRenderer | None = None,
+        identity: IdentitySettings | None = None,
     ) -> None:
         self.name = name
+        self.identity = identity or IdentitySettings(name)
+        # Internal methods check their caller's workload identity inside the error
+        # interceptor (no extra interceptor hop per call); public ones pay nothing.
+        self.verifier = Verifier(self.identity)
+        checks = self._check_of if self.verifier.enforced else None
         self.health = HealthServicer()
         # The order is declared here once: tracing (health excluded), then the
         # service's own interceptors (identity, request context), then error mapping
         # innermost, so every exception a servicer raises becomes one status.
         traced = [tracing.server_interceptor()] if tracing.tracing_active() else []
         self.server = grpc.aio.server(
-            interceptors=[*traced, *interceptors, ErrorInterceptor(name, error_metadata)],
+            interceptors=[*traced, *interceptors, ErrorInterceptor(name, error_metadata, checks)],
             options=server_options(max_message_bytes),
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self._services: list[str] = []
         self._stopping = asyncio.Event()
         self._ready_failure: BaseException | None = None
+
+    def _check_of(self, method: str) -> PeerCheck | None:
+        allowed = callers_of(method)
+        return None if allowed is None else self.verifier.check_for(method, allowed)
 
     def add(self, full_name: str, register: Registrar) -> None:
         """Register one servicer; `full_name` is e.g. `agentopia.v1.ProviderService`."""
@@ -120,7 +132,10 @@ class ServiceHost:
             ],
             self.server,
         )
-        port = self.server.add_insecure_port(address)
+        if self.identity.mtls:
+            port = self.server.add_secure_port(address, tls.server_credentials(self.identity))
+        else:
+            port = self.server.add_insecure_port(address)
         if port == 0:
             raise OSError(f"{self.name}: cannot bind {address}")
         await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -141,6 +156,14 @@ class ServiceHost:
 
     def request_stop(self) -> None:
         self._stopping.set()
+
+    def fail(self, failure: BaseException) -> None:
+        """Stop serving and make `run` raise `failure`: a process that lost a part it
+        cannot serve correctly without exits non-zero, so its supervisor (Kubernetes,
+        `make run`) restarts it, rather than answering from stale state."""
+        if self._ready_failure is None:
+            self._ready_failure = failure
+        self.request_stop()
 
     async def run(
         self,

@@ -7,7 +7,9 @@ body for the edge). Any other exception is logged with its traceback and becomes
 INTERNAL carrying the call's real request id, so a user can quote it.
 
 Wrapped handlers are built once per method and cached: the interceptor costs a
-dictionary look-up per call and one generator hop per streamed message.
+dictionary look-up per call and one generator hop per streamed message. Internal
+methods also check the caller's workload identity (`services.kernel.identity`)
+before the servicer runs; its refusal becomes a status like any other error.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import grpc
 
 from services.kernel.errors import GatewayError
+from services.kernel.identity import PeerCheck
 
 __all__ = [
     "ErrorInterceptor",
@@ -55,6 +58,10 @@ def internal_error(request_id: str) -> GatewayError:
     )
 
 
+def _no_check(method: str) -> PeerCheck | None:
+    return None
+
+
 def _default_render(error: GatewayError, method: str) -> Sequence[tuple[str, str | bytes]]:
     return error.trailing_metadata()
 
@@ -62,9 +69,17 @@ def _default_render(error: GatewayError, method: str) -> Sequence[tuple[str, str
 class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     """Maps `GatewayError` to its status and anything else to INTERNAL, once per call."""
 
-    def __init__(self, service: str, render: MetadataRenderer | None = None) -> None:
+    def __init__(
+        self,
+        service: str,
+        render: MetadataRenderer | None = None,
+        checks: Callable[[str], PeerCheck | None] | None = None,
+    ) -> None:
         self._service = service
         self._render = render or _default_render
+        # Method -> its caller check (internal methods only), asked once per method
+        # when its handler is first wrapped.
+        self._checks = checks or _no_check
         self._cache: dict[str, grpc.RpcMethodHandler[Any, Any] | None] = {}
 
     async def intercept_service(
@@ -88,27 +103,28 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         self, method: str, handler: grpc.RpcMethodHandler[Any, Any]
     ) -> grpc.RpcMethodHandler[Any, Any]:
         fail = self._failer(method)
+        check = self._checks(method)
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                _unary(handler.unary_unary, fail),
+                _unary(handler.unary_unary, fail, check),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                _streaming(handler.unary_stream, fail),
+                _streaming(handler.unary_stream, fail, check),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_unary is not None:
             return grpc.stream_unary_rpc_method_handler(
-                _unary(handler.stream_unary, fail),
+                _unary(handler.stream_unary, fail, check),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         assert handler.stream_stream is not None  # one of the four is always set
         return grpc.stream_stream_rpc_method_handler(
-            _streaming(handler.stream_stream, fail),
+            _streaming(handler.stream_stream, fail, check),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
@@ -141,9 +157,13 @@ def _passes_through(exc: BaseException) -> bool:
     return isinstance(exc, asyncio.CancelledError | grpc.aio.AbortError)
 
 
-def _unary(behavior: Callable[..., Any], fail: _Fail) -> Callable[..., Any]:
+def _unary(
+    behavior: Callable[..., Any], fail: _Fail, check: PeerCheck | None = None
+) -> Callable[..., Any]:
     async def call(request: Any, context: _Context) -> Any:
         try:
+            if check is not None:
+                check(context)
             return await behavior(request, context)
         except Exception as exc:
             if _passes_through(exc):
@@ -154,9 +174,13 @@ def _unary(behavior: Callable[..., Any], fail: _Fail) -> Callable[..., Any]:
     return call
 
 
-def _streaming(behavior: Callable[..., Any], fail: _Fail) -> Callable[..., Any]:
+def _streaming(
+    behavior: Callable[..., Any], fail: _Fail, check: PeerCheck | None = None
+) -> Callable[..., Any]:
     async def call(request: Any, context: _Context) -> AsyncIterator[Any]:
         try:
+            if check is not None:
+                check(context)
             result = behavior(request, context)
             if hasattr(result, "__aiter__"):
                 async for item in result:

@@ -68,13 +68,33 @@ class Lifecycle:
         self._tasks: list[asyncio.Task[Any]] = []
         self._closers: list[Callable[[], Awaitable[object] | object]] = []
         self._closed = False
+        self._on_crash: Callable[[BaseException], None] | None = None
+        self._crash: BaseException | None = None
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        """Run `coro` until the drain; its crash is logged, never silent."""
+        """Run `coro` until the drain. Background tasks are meant to run for the
+        process's life (the watches retry on their own); one that ends with an
+        exception is logged and stops the process with a failure (`on_crash`)."""
         task = asyncio.create_task(coro, name=name)
-        task.add_done_callback(_report_crash)
+        task.add_done_callback(self._crashed)
         self._tasks.append(task)
         return task
+
+    def on_crash(self, handler: Callable[[BaseException], None]) -> None:
+        """Where a crash goes (a crash while composing is delivered here at once)."""
+        self._on_crash = handler
+        if self._crash is not None:
+            handler(self._crash)
+
+    def _crashed(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled() or task.exception() is None or self._closed:
+            return
+        failure = task.exception()
+        assert failure is not None
+        _log.error("background task %s died; stopping", task.get_name(), exc_info=failure)
+        self._crash = RuntimeError(f"background task {task.get_name()!r} died: {failure!r}")
+        if self._on_crash is not None:
+            self._on_crash(self._crash)
 
     def on_close(self, closer: Callable[[], Awaitable[object] | object]) -> None:
         """Call `closer` after the drain (closers run in reverse order of registration)."""
@@ -98,11 +118,6 @@ class Lifecycle:
                 _log.exception("closing %r failed", closer)
 
 
-def _report_crash(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        _log.error("background task %s died", task.get_name(), exc_info=task.exception())
-
-
 async def compose_and_serve(name: str, config: C, compose: Compose[C]) -> None:
     """Compose the service and serve it until a stop signal (tests call this in-process)."""
     configure_logging(name, config.log_level)
@@ -110,6 +125,7 @@ async def compose_and_serve(name: str, config: C, compose: Compose[C]) -> None:
     life = Lifecycle()
     try:
         service = await compose(config, life)
+        life.on_crash(service.host.fail)
         await service.host.run(
             service.listen,
             ready=service.ready,

@@ -16,6 +16,7 @@ from types import MappingProxyType
 from keyvault.client.provider_keys import LeaseSettings
 from services.kernel.config import ConfigError, env_bool, env_float, env_int, env_str
 from services.kernel.exposition import ExpositionSettings
+from services.kernel.identity import IdentitySettings
 from services.provider.provider_spec import ProviderSpec
 from services.provider.redact import Redactor
 from services.provider.registry import registered
@@ -51,6 +52,8 @@ class ProviderServiceConfig:
     # Where the leased keys' health is reported (with the key vault only).
     metrics_target: str = DEFAULT_METRICS_TARGET
     exposition: ExpositionSettings = field(default_factory=lambda: _NO_EXPOSITION)
+    # The provider service's workload identity and its callers' (services.kernel.identity).
+    identity: IdentitySettings = field(default_factory=lambda: IdentitySettings("provider"))
 
     @classmethod
     def from_env(
@@ -81,6 +84,7 @@ class ProviderServiceConfig:
             keyvault=LeaseSettings.from_env(source),
             metrics_target=env_str("AGENTOPIA_METRICS_TARGET", DEFAULT_METRICS_TARGET, source),
             exposition=ExpositionSettings.from_env(DEFAULT_PROMETHEUS_PORT, source),
+            identity=IdentitySettings.from_env("provider", source),
         )
 
 

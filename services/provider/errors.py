@@ -215,6 +215,18 @@ def invalid_upstream_response(provider: str, detail: str) -> GatewayError:
     )
 
 
+def response_too_large(provider: str, what: str, limit: int) -> GatewayError:
+    """The upstream sent more than the configured bound: not retried (the same
+    request would bring the same answer)."""
+    return GatewayError(
+        status=_S.UNAVAILABLE,
+        code="upstream_response_too_large",
+        message=f"{provider} sent {what} larger than the gateway accepts ({limit} bytes).",
+        http_status=502,
+        metadata={"provider": provider},
+    )
+
+
 # ---- the service's own errors ----
 
 

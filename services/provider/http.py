@@ -13,32 +13,63 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from typing import NoReturn
 
 import aiohttp
-from opentelemetry import propagate, trace
+from opentelemetry import trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from yarl import URL
 
 from services.kernel.errors import GatewayError
 from services.provider import errors
 from services.provider.adapters.base import SseEvent, Timing, UpstreamResponse
 from services.provider.settings import DEFAULT_POOL, DEFAULT_TIMEOUTS, PoolLimits, Timeouts
-from services.provider.sse import SseParser
+from services.provider.sse import SseEventTooLarge, SseParser
 from services.provider.vocabulary import GENERIC, RATE_LIMIT_NAMES, RATE_LIMIT_PREFIX, Vocabulary
 
-__all__ = ["DisabledHttp", "PooledHttp", "rate_limits"]
+__all__ = ["DisabledHttp", "PooledHttp", "call_limits", "rate_limits"]
+
+# The time limits of the call being served — the deployment's, from the Invocation —
+# set by the servicer for the task that serves one RPC, so that every adapter's
+# upstream requests honour them without each adapter passing them along.
+# (first byte, total) in seconds; 0 keeps the provider's own limit.
+_CALL_LIMITS: ContextVar[tuple[float, float]] = ContextVar("call_limits", default=(0.0, 0.0))
+
+
+@contextmanager
+def call_limits(first_byte_s: float, total_s: float) -> Iterator[None]:
+    """Apply a deployment's limits to the upstream requests made inside the block.
+
+    The previous value is put back by value, not by token: a streaming servicer is an
+    async generator, which an in-process caller may close from another task (another
+    context), where a token cannot be reset."""
+    previous = _CALL_LIMITS.get()
+    _CALL_LIMITS.set((first_byte_s, total_s))
+    try:
+        yield
+    finally:
+        _CALL_LIMITS.set(previous)
+
 
 _log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
+
+
+# Only `traceparent`, built from this call's own span: never the global propagators,
+# which would also write `baggage` and `tracestate` — values a client sent the edge —
+# into requests to third-party providers.
+_TRACE_CONTEXT = TraceContextTextMapPropagator()
 
 
 def _traced(headers: Mapping[str, str], span: trace.Span) -> dict[str, str]:
     """The upstream request's headers plus W3C `traceparent` for this call's span,
     so the trace continues into the upstream (and into our emulators in tests)."""
     carrier = dict(headers)
-    propagate.inject(carrier, context=trace.set_span_in_context(span))
+    _TRACE_CONTEXT.inject(carrier, context=trace.set_span_in_context(span))
+    carrier.pop("tracestate", None)
     return carrier
 
 
@@ -120,13 +151,20 @@ class PooledHttp:
             self._urls[path] = url
         return url
 
-    def _raise_timeout(self, phase: str) -> NoReturn:
-        limit = {
-            "connect": self.timeouts.connect_s,
-            "first_byte": self.timeouts.first_byte_s,
-            "total": self.timeouts.total_s,
-            "stream_idle": self.timeouts.stream_idle_s,
-        }[phase]
+    def _limits(self) -> tuple[float, float]:
+        """(first byte, total) for this call: the deployment's where it set them."""
+        first_byte, total = _CALL_LIMITS.get()
+        total = total or self.timeouts.total_s
+        return min(first_byte or self.timeouts.first_byte_s, total), total
+
+    def _raise_timeout(self, phase: str, limit: float | None = None) -> NoReturn:
+        if limit is None:
+            limit = {
+                "connect": self.timeouts.connect_s,
+                "first_byte": self.timeouts.first_byte_s,
+                "total": self.timeouts.total_s,
+                "stream_idle": self.timeouts.stream_idle_s,
+            }[phase]
         raise errors.timeout_error(self.provider, phase, limit) from None
 
     async def _open(
@@ -139,15 +177,18 @@ class PooledHttp:
             raise errors.internal_error(self.provider)
         loop = asyncio.get_running_loop()
         sent = loop.time()
-        deadline = sent + self.timeouts.total_s
-        first_byte_deadline = min(sent + self.timeouts.first_byte_s, deadline)
+        first_byte_s, total_s = self._limits()
+        deadline = sent + total_s
+        first_byte_deadline = min(sent + first_byte_s, deadline)
         try:
             async with asyncio.timeout_at(first_byte_deadline):
                 response = await self._session.post(self._url(path), data=body, headers=headers)
         except aiohttp.ConnectionTimeoutError:
             self._raise_timeout("connect")
         except TimeoutError:
-            self._raise_timeout("first_byte" if first_byte_deadline < deadline else "total")
+            if first_byte_deadline < deadline:
+                self._raise_timeout("first_byte", first_byte_s)
+            self._raise_timeout("total", total_s)
         except aiohttp.ClientError as exc:
             raise _transport_failure(self.provider, exc) from None
         return response, sent, deadline
@@ -163,13 +204,18 @@ class PooledHttp:
             span.set_attribute("http.response.status_code", response.status)
             try:
                 async with asyncio.timeout_at(deadline):
-                    data = await response.read()
+                    data = await _read_bounded(response, self.pool.max_response_bytes)
             except TimeoutError:
                 response.close()
-                self._raise_timeout("total")
+                self._raise_timeout("total", deadline - sent)
             except aiohttp.ClientError as exc:
                 response.close()
                 raise _transport_failure(self.provider, exc) from None
+            except _TooLarge:
+                response.close()
+                raise errors.response_too_large(
+                    self.provider, "a response", self.pool.max_response_bytes
+                ) from None
             except BaseException:
                 response.close()
                 raise
@@ -256,7 +302,9 @@ class PooledStream:
             async with asyncio.timeout_at(when):
                 chunk = await self._response.content.readany()
         except TimeoutError:
-            self._http._raise_timeout("total" if when >= self._deadline else "stream_idle")
+            if when >= self._deadline:
+                self._http._raise_timeout("total", self._deadline - self._sent)
+            self._http._raise_timeout("stream_idle")
         except aiohttp.ClientError as exc:
             raise _transport_failure(self._http.provider, exc) from None
         if chunk and self._first_byte_ms is None:
@@ -278,17 +326,19 @@ class PooledStream:
 
     def events(self) -> _Events:
         """Server-sent events as they arrive, never buffered."""
-        return _Events(self)
+        return _Events(self, self._http.provider, self._http.pool.max_event_bytes)
 
 
 class _Events:
     """A class-based async iterator, so abandoning it leaves no generator to finalize."""
 
-    __slots__ = ("_eof", "_parser", "_pending", "_stream")
+    __slots__ = ("_eof", "_max_event_bytes", "_parser", "_pending", "_provider", "_stream")
 
-    def __init__(self, stream: PooledStream) -> None:
+    def __init__(self, stream: PooledStream, provider: str, max_event_bytes: int) -> None:
         self._stream = stream
-        self._parser = SseParser()
+        self._provider = provider
+        self._max_event_bytes = max_event_bytes
+        self._parser = SseParser(max_event_bytes=max_event_bytes)
         self._pending: collections.deque[SseEvent] = collections.deque()
         self._eof = False
 
@@ -306,11 +356,35 @@ class _Events:
                 raise StopAsyncIteration
             chunk = await self._stream.read_chunk()
             if chunk:
-                self._pending.extend(self._parser.feed(chunk))
+                try:
+                    self._pending.extend(self._parser.feed(chunk))
+                except SseEventTooLarge:
+                    raise errors.response_too_large(
+                        self._provider, "a stream event", self._max_event_bytes
+                    ) from None
             else:
                 self._eof = True
                 self._pending.extend(self._parser.close())
         return self._pending.popleft()
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The whole body, or `_TooLarge` as soon as it (or its declared length) passes
+    `limit` — never buffering more than the bound."""
+    if response.content_length is not None and response.content_length > limit:
+        raise _TooLarge
+    parts: list[bytes] = []
+    size = 0
+    while chunk := await response.content.readany():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        parts.append(chunk)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 class DisabledHttp:

@@ -59,7 +59,9 @@ async def compose(config: ProviderServiceConfig, life: Lifecycle) -> Service:
 
 async def assemble(config: ProviderServiceConfig, life: Lifecycle) -> Assembled:
     side = await build(config, life)
-    host = ServiceHost("provider", max_message_bytes=config.max_message_bytes)
+    host = ServiceHost(
+        "provider", max_message_bytes=config.max_message_bytes, identity=config.identity
+    )
     host.add(SERVICE_NAME, side.register)
     exposition = start_settings(config.exposition)
     if exposition is not None:
@@ -117,6 +119,8 @@ def _report_key_health(
             message.keys.add(provider=provider, key_id=key_id, health=health)
         return message
 
-    recorder = UsageRecorder(config.metrics_target, health_source=report, flush_interval=5.0)
+    recorder = UsageRecorder(
+        config.metrics_target, health_source=report, flush_interval=5.0, identity=config.identity
+    )
     recorder.start()
     life.on_close(recorder.aclose)

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 import grpc
@@ -25,12 +26,17 @@ from services.provider import attempts, errors
 from services.provider.adapters.base import (
     GATEWAY_KEY,
     Call,
+    Capability,
     Chunk,
     Operation,
     StreamEnd,
+    Surface,
     Timing,
+    TokenCounter,
     Usage,
+    native_surfaces,
 )
+from services.provider.http import call_limits
 from services.provider.runtime import Provider, ProviderRuntime
 
 __all__ = ["SERVICE_NAME", "ProviderServicer"]
@@ -43,6 +49,10 @@ _OPERATIONS: dict[int, Operation] = {
     provider_service_pb2.OPERATION_UNSPECIFIED: Operation.CHAT,
     provider_service_pb2.OPERATION_CHAT_COMPLETIONS: Operation.CHAT,
     provider_service_pb2.OPERATION_COMPLETIONS: Operation.COMPLETIONS,
+    provider_service_pb2.OPERATION_EMBEDDINGS: Operation.EMBEDDINGS,
+}
+_SURFACES: dict[int, Surface] = {
+    provider_service_pb2.INBOUND_FORMAT_MESSAGES: Surface.MESSAGES,
 }
 
 
@@ -92,6 +102,11 @@ def _operation(value: int) -> Operation:
     return operation
 
 
+def _limits_of(invocation: provider_service_pb2.Invocation) -> AbstractContextManager[None]:
+    """The deployment's time limits, applied to the upstream requests of this call."""
+    return call_limits(invocation.first_byte_timeout_s, invocation.total_timeout_s)
+
+
 @contextlib.contextmanager
 def _logged(invocation: provider_service_pb2.Invocation) -> Iterator[None]:
     """Log a failed call with what it was for, then let the error go on to the status."""
@@ -122,11 +137,21 @@ class ProviderServicer(provider_service_pb2_grpc.ProviderServiceServicer):
     def _prepare(self, invocation: provider_service_pb2.Invocation) -> tuple[Provider, Call]:
         provider = self._runtime.get(invocation.provider)
         credential = provider.credential(invocation.credential_id)
-        body = _parse_body(invocation.request_json)
+        operation = _operation(invocation.operation)
+        if operation is Operation.EMBEDDINGS:
+            _require_embeddings(provider)
+        surface = _SURFACES.get(invocation.inbound_format, Surface.UNIFIED)
+        if surface in native_surfaces(provider.adapter):
+            body = _parse_body(invocation.inbound_json)
+        else:
+            # Translated by the router: what the translation could not carry is refused.
+            _refuse_untranslatable(provider, invocation)
+            surface = Surface.UNIFIED
+            body = _parse_body(invocation.request_json)
         extensions = {key: body.pop(key) for key in self._reserved if key in body}
         upstream_model = invocation.upstream_model or str(body.get("model") or "")
         call = Call(
-            operation=_operation(invocation.operation),
+            operation=operation,
             body=body,
             upstream_model=upstream_model,
             response_model=invocation.response_model or upstream_model,
@@ -134,6 +159,8 @@ class ProviderServicer(provider_service_pb2_grpc.ProviderServiceServicer):
             default_max_tokens=invocation.default_max_tokens or 4096,
             credential=credential,
             extensions=extensions,
+            surface=surface,
+            headers=dict(invocation.inbound_headers),
         )
         return provider, call
 
@@ -142,7 +169,7 @@ class ProviderServicer(provider_service_pb2_grpc.ProviderServiceServicer):
     ) -> provider_service_pb2.GenerateResponse:
         invocation = request.invocation
         started = time.perf_counter()
-        with _logged(invocation):
+        with _logged(invocation), _limits_of(invocation):
             provider, call = self._prepare(invocation)
             result = await attempts.generate(provider, call, invocation.credential_id)
         total_ms = _elapsed_ms(started)
@@ -150,6 +177,7 @@ class ProviderServicer(provider_service_pb2_grpc.ProviderServiceServicer):
             response_json=orjson.dumps(result.body),
             usage=_usage(result.usage),
             timing=_timing(result.timing, total_ms, total_ms),
+            native=call.surface is not Surface.UNIFIED,
         )
 
     async def StreamGenerate(
@@ -159,8 +187,9 @@ class ProviderServicer(provider_service_pb2_grpc.ProviderServiceServicer):
         started = time.perf_counter()
         first_byte_ms = 0.0
         end: StreamEnd | None = None
-        with _logged(invocation):
+        with _logged(invocation), _limits_of(invocation):
             provider, call = self._prepare(invocation)
+            native = call.surface is not Surface.UNIFIED
             items = attempts.stream(provider, call, invocation.credential_id)
             guard = _StreamGuard(items, self._closing)
             # grpc-stubs declares DoneCallback as a class; any callable works.
@@ -173,9 +202,13 @@ class ProviderServicer(provider_service_pb2_grpc.ProviderServiceServicer):
                         break
                     if not first_byte_ms:
                         first_byte_ms = _elapsed_ms(started)
+                    if item.event is not None:  # a native format that names its events
+                        pending += (_EVENT, item.event.encode(), _LINE_END)
                     pending += (_DATA, item.json, _EVENT_END)
                     if not item.more:  # nothing else has arrived: send what we have now
-                        yield provider_service_pb2.StreamGenerateResponse(events=b"".join(pending))
+                        yield provider_service_pb2.StreamGenerateResponse(
+                            events=b"".join(pending), native=native
+                        )
                         pending = []
             finally:
                 guard.finished = True
@@ -191,7 +224,31 @@ class ProviderServicer(provider_service_pb2_grpc.ProviderServiceServicer):
             events=b"".join(pending),
             usage=_usage(end.usage),
             timing=_timing(end.timing, first_byte_ms, _elapsed_ms(started)),
+            native=native,
         )
+
+    async def CountTokens(
+        self, request: provider_service_pb2.CountTokensRequest, context: Context
+    ) -> provider_service_pb2.CountTokensResponse:
+        invocation = request.invocation
+        with _logged(invocation):
+            provider = self._runtime.get(invocation.provider)
+            surface = _SURFACES.get(invocation.inbound_format)
+            adapter = provider.adapter
+            if surface not in native_surfaces(adapter) or not isinstance(adapter, TokenCounter):
+                return provider_service_pb2.CountTokensResponse()  # no counter of its own
+            call = Call(
+                operation=Operation.CHAT,
+                body=_parse_body(invocation.inbound_json),
+                upstream_model=invocation.upstream_model,
+                response_model=invocation.response_model or invocation.upstream_model,
+                request_id=invocation.request_id,
+                credential=provider.credential(invocation.credential_id),
+                surface=surface,
+                headers=dict(invocation.inbound_headers),
+            )
+            tokens = await adapter.count_tokens(call)
+        return provider_service_pb2.CountTokensResponse(input_tokens=tokens)
 
     async def ListProviders(
         self, request: provider_service_pb2.ListProvidersRequest, context: Context
@@ -209,7 +266,34 @@ class ProviderServicer(provider_service_pb2_grpc.ProviderServiceServicer):
 
 
 _DATA = b"data: "
+_EVENT = b"event: "
+_LINE_END = b"\n"
 _EVENT_END = b"\n\n"
+
+
+def _require_embeddings(provider: Provider) -> None:
+    if Capability.CAPABILITY_EMBEDDINGS not in provider.adapter.capabilities:
+        raise GatewayError(
+            status=grpc.StatusCode.INVALID_ARGUMENT,
+            code="unsupported_operation",
+            message=f"The provider {provider.spec.name!r} offers no embeddings; "
+            "choose an embedding model.",
+            param="model",
+        )
+
+
+def _refuse_untranslatable(provider: Provider, invocation: provider_service_pb2.Invocation) -> None:
+    if not invocation.untranslatable:
+        return
+    features = ", ".join(f"'{name}'" for name in invocation.untranslatable)
+    raise GatewayError(
+        status=grpc.StatusCode.INVALID_ARGUMENT,
+        code="unsupported_feature",
+        message=f"The model {invocation.response_model or invocation.upstream_model!r} "
+        f"(provider {provider.spec.name!r}) cannot honour {features} of this request; "
+        "remove it or choose a model whose provider supports it.",
+        param=invocation.untranslatable[0],
+    )
 
 
 class _StreamGuard:

@@ -67,6 +67,11 @@ class PoolLimits:
     keepalive_s: float = 30.0
     dns_ttl_s: int = 300
     max_error_body_bytes: int = 1 << 20
+    # Bounds on what an upstream may send, so that a broken or hostile endpoint cannot
+    # grow the provider service without limit: a whole non-streaming body (large
+    # enough for a 2,048-input embeddings answer in float JSON) and one SSE event.
+    max_response_bytes: int = 256 << 20
+    max_event_bytes: int = 8 << 20
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PoolLimits:
@@ -77,6 +82,12 @@ class PoolLimits:
             ),
             keepalive_s=env_float("AGENTOPIA_UPSTREAM_KEEPALIVE_S", base.keepalive_s, env),
             dns_ttl_s=env_int("AGENTOPIA_UPSTREAM_DNS_TTL_S", base.dns_ttl_s, env),
+            max_response_bytes=env_int(
+                "AGENTOPIA_UPSTREAM_MAX_RESPONSE_BYTES", base.max_response_bytes, env, minimum=1024
+            ),
+            max_event_bytes=env_int(
+                "AGENTOPIA_UPSTREAM_MAX_EVENT_BYTES", base.max_event_bytes, env, minimum=1024
+            ),
         )
 
 

@@ -14,21 +14,40 @@ from __future__ import annotations
 
 from services.provider.adapters.base import SseEvent
 
-__all__ = ["SseParser"]
+__all__ = ["SseEventTooLarge", "SseParser"]
 
 _BOM = b"\xef\xbb\xbf"
 
 
+class SseEventTooLarge(ValueError):
+    """One event (or one unterminated line) passed the parser's bound."""
+
+
 class SseParser:
-    """Feed bytes as they arrive; take the events each feed completes."""
+    """Feed bytes as they arrive; take the events each feed completes.
 
-    __slots__ = ("_buffer", "_data", "_event", "_has_data", "_skip_lf", "_started")
+    `max_event_bytes` bounds what is held for one event — its data lines so far plus
+    an unterminated line — so a stream that never ends a line or an event cannot grow
+    the buffer without limit (`SseEventTooLarge`)."""
 
-    def __init__(self) -> None:
+    __slots__ = (
+        "_buffer",
+        "_data",
+        "_data_bytes",
+        "_event",
+        "_has_data",
+        "_max_event_bytes",
+        "_skip_lf",
+        "_started",
+    )
+
+    def __init__(self, *, max_event_bytes: int = 8 << 20) -> None:
         self._buffer = b""
         self._event = ""
         self._data: list[str] = []
+        self._data_bytes = 0
         self._has_data = False
+        self._max_event_bytes = max_event_bytes
         self._skip_lf = False
         self._started = False
 
@@ -53,6 +72,8 @@ class SseParser:
         self._buffer = b""
         if lines and not lines[-1].endswith((b"\n", b"\r")):
             self._buffer = lines.pop()
+            if len(self._buffer) > self._max_event_bytes:
+                raise SseEventTooLarge
         elif lines and lines[-1].endswith(b"\r"):
             # The LF of a CRLF may be the first byte of the next chunk.
             self._skip_lf = True
@@ -84,6 +105,9 @@ class SseParser:
         if sep and value.startswith(b" "):
             value = value[1:]
         if name == b"data":
+            self._data_bytes += len(value)
+            if self._data_bytes > self._max_event_bytes:
+                raise SseEventTooLarge
             self._data.append(value.decode("utf-8", "replace"))
             self._has_data = True
         elif name == b"event":
@@ -96,5 +120,6 @@ class SseParser:
             event = SseEvent(event=self._event, data="\n".join(self._data))
         self._event = ""
         self._data = []
+        self._data_bytes = 0
         self._has_data = False
         return event

@@ -35,7 +35,11 @@ class Admission:
         if limits is None:
             return None
         profile = decision.profile
-        outputs = [profile.max_output_tokens or m.default_max_tokens for m in decision.candidates]
+        # Every choice (`n`) is generated and billed: the output bound is per choice.
+        outputs = [
+            (profile.max_output_tokens or m.default_max_tokens) * profile.choices
+            for m in decision.candidates
+        ]
         tokens = profile.prompt_tokens + max(outputs)
         cost_micros = 0
         if limits.budget_micros is not None:

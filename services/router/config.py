@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from services.kernel.config import env_bool, env_float, env_int, env_str
 from services.kernel.exposition import ExpositionSettings
+from services.kernel.identity import IdentitySettings
 
 __all__ = ["DEFAULT_PROMETHEUS_PORT", "RouterConfig"]
 
@@ -36,11 +37,15 @@ class RouterConfig:
     # Shared limiter store for client-key limits across replicas ("" = in-process).
     limits_redis_url: str
     limits_prefix: str
+    # Bound on every Redis connect, read and write of the shared limiter (fail closed).
+    limits_redis_timeout_s: float
     # Active health checks / self-tests per deployment (0 disables).
     health_check_interval_s: float
     self_test_interval_s: float
     # Where /metrics is served (AGENTOPIA_PROMETHEUS_PORT; port None = off).
     exposition: ExpositionSettings
+    # The router's workload identity and its callers' (services.kernel.identity).
+    identity: IdentitySettings = field(default_factory=lambda: IdentitySettings("router"))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RouterConfig:
@@ -49,7 +54,7 @@ class RouterConfig:
             provider_target=env_str("AGENTOPIA_PROVIDER_TARGET", "127.0.0.1:50052", env),
             keyvault_target=env_str("AGENTOPIA_KEYVAULT_TARGET", "127.0.0.1:50053", env),
             metrics_target=env_str("AGENTOPIA_METRICS_TARGET", "127.0.0.1:50054", env),
-            max_body_bytes=env_int("AGENTOPIA_MAX_BODY_BYTES", 32 * 1024 * 1024, env, minimum=1024),
+            max_body_bytes=env_int("AGENTOPIA_MAX_BODY_BYTES", 8 * 1024 * 1024, env, minimum=1024),
             models_file=env_str("AGENTOPIA_MODELS_FILE", "", env),
             demo=env_bool("AGENTOPIA_DEMO", False, env),
             prices_file=env_str("AGENTOPIA_PRICES_FILE", "", env),
@@ -57,7 +62,9 @@ class RouterConfig:
             log_level=env_str("AGENTOPIA_LOG_LEVEL", "INFO", env),
             limits_redis_url=env_str("AGENTOPIA_LIMITS_REDIS_URL", "", env),
             limits_prefix=env_str("AGENTOPIA_LIMITS_PREFIX", "agentopia:limits", env),
+            limits_redis_timeout_s=env_float("AGENTOPIA_LIMITS_REDIS_TIMEOUT_S", 1.0, env),
             health_check_interval_s=env_float("AGENTOPIA_HEALTH_CHECK_INTERVAL_S", 60.0, env),
             self_test_interval_s=env_float("AGENTOPIA_SELF_TEST_INTERVAL_S", 900.0, env),
             exposition=ExpositionSettings.from_env(DEFAULT_PROMETHEUS_PORT, env),
+            identity=IdentitySettings.from_env("router", env),
         )

@@ -18,6 +18,7 @@ import grpc
 import orjson
 
 from services.kernel.errors import GatewayError
+from services.router.surfaces.messages.errors import messages_trailers
 
 __all__ = [
     "ERROR_BODY_KEY",
@@ -57,12 +58,15 @@ def sse_error_event(error: GatewayError) -> bytes:
 
 
 _OPENAI_SURFACE = "/agentopia.v1.OpenAICompatService/"
+_MESSAGES_SURFACE = "/agentopia.v1.MessagesService/"
 
 
 def error_trailers(error: GatewayError, method: str) -> tuple[tuple[str, str | bytes], ...]:
     """The canonical status details, plus — on the OpenAI-compatible surface — the
     OpenAI-shaped body and status for the edge. The router's other services (typed
     inference, routing admin) keep the plain google.rpc.Status their clients parse."""
+    if method.startswith(_MESSAGES_SURFACE):  # that surface's own error shape
+        return tuple(messages_trailers(error, ERROR_BODY_KEY, HTTP_STATUS_KEY))
     if not method.startswith(_OPENAI_SURFACE):
         return error.trailing_metadata()
     metadata: list[tuple[str, str | bytes]] = [

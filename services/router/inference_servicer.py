@@ -18,7 +18,7 @@ from google.protobuf import json_format
 from keyvault.client.keycache import KeyCache, bearer_token
 from services.kernel.interceptor import request_id_of
 from services.router import typed_codec
-from services.router.body import CHAT, COMPLETIONS, validate_body
+from services.router.body import CHAT, COMPLETIONS, EMBEDDINGS, validate_body
 from services.router.call_context import (
     Metadata,
     model_or_404,
@@ -33,6 +33,7 @@ __all__ = ["InferenceServicer"]
 
 Context = grpc.aio.ServicerContext[Any, Any]
 Json = dict[str, Any]
+_SURFACE = "grpc"  # the usage event's surface for every typed call
 
 
 def _model_message(data: Json) -> model_pb2.Model:
@@ -86,6 +87,14 @@ class InferenceServicer(inf_grpc.InferenceServiceServicer):
         ):
             yield inf_pb2.StreamCompletionResponse(chunk=chunk)
 
+    async def CreateEmbeddings(
+        self, request: inf_pb2.CreateEmbeddingsRequest, context: Context
+    ) -> inf_pb2.CreateEmbeddingsResponse:
+        body = typed_codec.embedding_request_to_json(request.request)
+        done = await self._complete(body, EMBEDDINGS, context)
+        response = typed_codec.embedding_response_from_json(orjson.loads(done.body))
+        return inf_pb2.CreateEmbeddingsResponse(response=response)
+
     async def ListModels(
         self, request: inf_pb2.ListModelsRequest, context: Context
     ) -> inf_pb2.ListModelsResponse:
@@ -111,6 +120,7 @@ class InferenceServicer(inf_grpc.InferenceServiceServicer):
             request_id=request_id_of(context),
             deadline_s=context.time_remaining(),
             requirements_header=requirements_header(metadata),
+            surface=_SURFACE,
         )
 
     async def _complete(self, body: Json, operation: str, context: Context) -> Completed:
@@ -124,6 +134,7 @@ class InferenceServicer(inf_grpc.InferenceServiceServicer):
     ) -> AsyncIterator[Any]:
         inference = self._request(body, operation, context)
         opened = await self._pipeline.open_stream(inference)
+        opened.close_when_done(context)
         await context.send_initial_metadata(response_headers(inference.request_id, opened.headers))
         for chunk in _chunks(opened.first):
             yield convert(chunk)

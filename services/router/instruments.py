@@ -11,6 +11,7 @@ advisory boundaries. Gateway-specific series are `agentopia_*`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from agentopia.v1 import metrics_service_pb2 as pb
@@ -39,7 +40,16 @@ _BASE = [OPERATION_LABEL, PROVIDER_LABEL, REQUEST_MODEL_LABEL, RESPONSE_MODEL_LA
 class GatewayInstruments:
     """The router's request metrics. Create once per process per registry."""
 
-    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry = REGISTRY,
+        *,
+        model_label: Callable[[str], str] = lambda name: name,
+    ) -> None:
+        # Model names become label values only through `model_label`, which keeps
+        # them to a bounded set (Registry.metric_label): the label children cached
+        # below, and the series Prometheus stores, stay bounded too.
+        self._model_label = model_label
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.token_usage = Histogram(
             "gen_ai_client_token_usage",
@@ -107,13 +117,14 @@ class GatewayInstruments:
     def observe_usage(self, event: pb.UsageEvent) -> None:
         """Record one finished request from the usage event the router emits."""
         op = event.operation or "chat"
-        labels = (op, event.provider, event.requested_model, event.model)
+        requested = self._model_label(event.requested_model)
+        labels = (op, event.provider, requested, self._model_label(event.model))
         if event.prompt_tokens or event.completion_tokens:
             self._child(self.token_usage, *labels, "input").observe(event.prompt_tokens)
             self._child(self.token_usage, *labels, "output").observe(event.completion_tokens)
-        self._count_tokens(event)
+        self._count_tokens(event, labels[3])
         if event.cost_usd:
-            self._child(self.cost, event.provider, event.model).inc(float(event.cost_usd))
+            self._child(self.cost, event.provider, labels[3]).inc(float(event.cost_usd))
         error_type = event.error_code if event.status_code >= 400 or event.error_code else ""
         self._child(self.operation_duration, *labels, error_type).observe(event.latency_ms / 1000)
         if event.stream and event.time_to_first_token_ms > 0 and not error_type:
@@ -121,9 +132,9 @@ class GatewayInstruments:
             self._child(self.time_to_first_token, *labels).observe(ttft_s)
         self._child(self.gateway_overhead, op).observe(max(event.overhead_ms, 0.0) / 1000)
         if event.retries:
-            self._child(self.retries, event.provider, event.requested_model).inc(event.retries)
+            self._child(self.retries, event.provider, requested).inc(event.retries)
         if event.failovers:
-            self._child(self.failovers, event.provider, event.requested_model).inc(event.failovers)
+            self._child(self.failovers, event.provider, requested).inc(event.failovers)
 
     def _child(self, metric: Any, *labels: str) -> Any:
         """`metric.labels(*labels)`, looked up once per label set: prometheus_client
@@ -134,7 +145,7 @@ class GatewayInstruments:
             child = self._children[key] = metric.labels(*labels)
         return child
 
-    def _count_tokens(self, event: pb.UsageEvent) -> None:
+    def _count_tokens(self, event: pb.UsageEvent, model: str) -> None:
         fresh = event.prompt_tokens - event.cached_tokens - event.cache_creation_tokens
         kinds = {
             "input": fresh,
@@ -145,7 +156,7 @@ class GatewayInstruments:
         }
         for kind, count in kinds.items():
             if count > 0:
-                self._child(self.tokens, event.provider, event.model, kind).inc(count)
+                self._child(self.tokens, event.provider, model, kind).inc(count)
 
     def set_circuit(self, circuit: pb.DeploymentCircuit) -> None:
         self.circuit_state.labels(circuit.deployment_id, circuit.provider).set(circuit.state)

@@ -22,7 +22,7 @@ from google.api import httpbody_pb2
 from keyvault.client.keycache import KeyCache, bearer_token
 from services.kernel.errors import GatewayError
 from services.kernel.interceptor import request_id_of
-from services.router.body import CHAT, COMPLETIONS, parse_body
+from services.router.body import CHAT, COMPLETIONS, EMBEDDINGS, parse_body
 from services.router.call_context import (
     Metadata,
     model_or_404,
@@ -62,6 +62,27 @@ class OpenAICompatServicer(oc_grpc.OpenAICompatServiceServicer):
         async for body in self._serve(request, context, COMPLETIONS):
             yield body
 
+    async def Embeddings(
+        self, request: httpbody_pb2.HttpBody, context: Context
+    ) -> httpbody_pb2.HttpBody:
+        """Passed through as sent (`encoding_format`, `dimensions`, token arrays); the
+        backend's answer comes back as is. Streaming does not exist here."""
+        metadata: Metadata = context.invocation_metadata() or ()  # type: ignore[assignment]
+        principal = self._keys.authenticate(bearer_token(metadata))
+        parsed = parse_body(request.data, EMBEDDINGS, max_bytes=self._max_body_bytes)
+        inference = InferenceRequest(
+            parsed=parsed,
+            raw=request.data,
+            principal=principal,
+            request_id=request_id_of(context),
+            deadline_s=context.time_remaining(),
+            requirements_header=requirements_header(metadata),
+            surface=EMBEDDINGS,
+        )
+        done = await self._pipeline.complete(inference)
+        await context.send_initial_metadata(response_headers(inference.request_id, done.headers))
+        return httpbody_pb2.HttpBody(content_type=_JSON, data=done.body)
+
     async def Models(
         self, request: oc_pb2.ModelsRequest, context: Context
     ) -> httpbody_pb2.HttpBody:
@@ -90,6 +111,7 @@ class OpenAICompatServicer(oc_grpc.OpenAICompatServiceServicer):
             request_id=request_id,
             deadline_s=context.time_remaining(),
             requirements_header=requirements_header(metadata),
+            surface="chat_completions" if operation == CHAT else operation,
         )
         if not parsed.stream:
             done = await self._pipeline.complete(inference)
@@ -97,6 +119,7 @@ class OpenAICompatServicer(oc_grpc.OpenAICompatServiceServicer):
             yield httpbody_pb2.HttpBody(content_type=_JSON, data=done.body)
             return
         opened = await self._pipeline.open_stream(inference)
+        opened.close_when_done(context)
         await context.send_initial_metadata(response_headers(request_id, opened.headers))
         # The events arrive framed for the client; each provider message is relayed as
         # one HTTP chunk, and `[DONE]` rides with the last one.

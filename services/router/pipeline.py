@@ -19,8 +19,9 @@ from agentopia.v1 import provider_service_pb2 as pv_pb2
 from agentopia.v1 import provider_service_pb2_grpc as pv_grpc
 from opentelemetry import trace
 
-from keyvault.client.keycache import Principal
+from keyvault.client.keycache import Principal, require_inference
 from keyvault.client.limits import Reservation
+from keyvault.client.parameters import require_parameters
 from metrics.client.pricing import PriceTable, default_table
 from services.kernel.errors import GatewayError
 from services.kernel.semconv import genai_span_attributes
@@ -38,16 +39,30 @@ from services.router.routing import (
     route_headers,
     select,
 )
+from services.router.routing.retry import maybe_billed_failure
 from services.router.usage import Outcome, UsageSink, build_event, price_event, served_attempt
 
-__all__ = ["Completed", "InferenceRequest", "Pipeline", "StreamOpened"]
+__all__ = ["Completed", "Inbound", "InferenceRequest", "Pipeline", "StreamOpened"]
 
 _log = logging.getLogger(__name__)
 
 _OPERATIONS = {
     CHAT: pv_pb2.OPERATION_CHAT_COMPLETIONS,
     "completions": pv_pb2.OPERATION_COMPLETIONS,
+    "embeddings": pv_pb2.OPERATION_EMBEDDINGS,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """A request that arrived in a client format other than the unified one
+    (docs/surfaces.md): its own body, for a backend that takes that format as is,
+    beside the unified translation in `InferenceRequest.raw`."""
+
+    format: pv_pb2.InboundFormat.ValueType
+    raw: bytes
+    untranslatable: tuple[str, ...] = ()
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -59,12 +74,15 @@ class InferenceRequest:
     deadline_s: float | None  # seconds left on the caller's deadline
     requirements_header: str | None = None
     started: float = field(default_factory=time.perf_counter)
+    surface: str = ""  # the usage event's `surface`
+    inbound: Inbound | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Completed:
     body: bytes
     headers: dict[str, str]
+    native: bool = False  # the body is in the request's inbound format
 
 
 class Coalescer:
@@ -121,7 +139,15 @@ class StreamOpened:
     Events are chunks in the client's wire format, framed as SSE (`data: <json>\n\n`),
     as many per message as the provider service had at hand: they are relayed as
     they come, never split or re-framed. `first_is_last` says that the first
-    message already ended the stream (everything arrived at once)."""
+    message already ended the stream (everything arrived at once).
+
+    Whoever opened it ties it to the RPC with `close_when_done(context)`: a client
+    that leaves before `rest()` starts, or while the servicer's generator is
+    suspended between messages, must still end the upstream call, release the
+    balancer lease and any half-open probe slot, and have its usage accounted and its
+    reservation settled — when the RPC ends, not whenever the abandoned generator is
+    garbage-collected (a traceback cycle can keep it alive indefinitely). Clean-up
+    runs exactly once, from `rest()` or from `close()`, whichever comes first."""
 
     def __init__(
         self,
@@ -143,13 +169,41 @@ class StreamOpened:
         self._first = first
         self.first = first.events
         self.first_is_last = first.HasField("usage")
+        self.native = first.native  # the events are in the request's inbound format
         self.first_at = time.perf_counter()
         self.headers = _headers(plan, attempt)
+        self._outcome = Outcome(first_token_at=self.first_at)
+        self._reader: Coalescer | None = None
+        self._finished = False
+
+    def close_when_done(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        # grpc-stubs types the callback as a class, not as the callable grpc takes.
+        context.add_done_callback(lambda _context: self.close())  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        """End the stream now if `rest()` has not (the client left early)."""
+        if not self._finished:
+            if self._outcome.error is None and self._outcome.usage is None:
+                self._outcome.error = _client_closed()
+            self._finish()
+
+    def _finish(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        if self._reader is not None:
+            self._reader.close()
+        self._call.cancel()
+        self._plan.close()
+        # Something was streamed: the upstream consumed tokens even if cut short.
+        self._pipeline.account(
+            self._request, self._plan, self._outcome, self._reservation, consumed=True
+        )
 
     async def rest(self) -> AsyncIterator[tuple[bytes, bool]]:
         """`(events, last)` for each further message; `last` is true once, at the end."""
-        outcome = Outcome(first_token_at=self.first_at)
-        reader = Coalescer(self._call) if not self.first_is_last else None
+        outcome = self._outcome
+        reader = self._reader = Coalescer(self._call) if not self.first_is_last else None
         try:
             final = self._first if self.first_is_last else None
             while reader is not None and final is None:
@@ -174,14 +228,7 @@ class StreamOpened:
             self._attempt.fail(outcome.error)
             raise outcome.error from None
         finally:
-            if reader is not None:
-                reader.close()
-            self._call.cancel()
-            self._plan.close()
-            # Something was streamed: the upstream consumed tokens even if cut short.
-            self._pipeline.account(
-                self._request, self._plan, outcome, self._reservation, consumed=True
-            )
+            self._finish()
 
 
 class Pipeline:
@@ -206,7 +253,11 @@ class Pipeline:
         self._settling: set[asyncio.Task[None]] = set()
 
     def decide(self, request: InferenceRequest) -> Decision:
+        # Every inference surface comes through here: the role and parameter checks
+        # live once, before anything is admitted or sent.
+        require_inference(request.principal)
         body = request.parsed.body
+        require_parameters(body, request.principal.allowed_parameters)
         return select(
             self._registry.current,
             request.parsed.model,
@@ -230,20 +281,33 @@ class Pipeline:
         reservation = await self._admit(request, decision)
         plan = self._planner.attempts(decision, deadline_s=request.deadline_s)
         outcome = Outcome()
+        # Whether an upstream may have done (and billed) work we never saw: a call the
+        # client abandoned while it was in flight, or one that timed out or lost its
+        # connection after the request was sent. Such a request settles at its
+        # estimate, never at zero.
+        maybe_billed = in_flight = False
         try:
             async with plan:
                 async for attempt in plan:
+                    in_flight = True
                     try:
                         reply = await self._provider.Generate(
                             pv_pb2.GenerateRequest(invocation=self._invocation(request, attempt)),
-                            timeout=attempt.timeout_s,
+                            timeout=attempt.grpc_timeout_s,
                         )
                     except grpc.aio.AioRpcError as rpc_error:
-                        attempt.fail(GatewayError.from_rpc_error(rpc_error))
+                        in_flight = False
+                        failure = GatewayError.from_rpc_error(rpc_error)
+                        maybe_billed = maybe_billed or maybe_billed_failure(failure)
+                        attempt.fail(failure)
                         continue
                     attempt.succeed()
                     outcome.usage, outcome.timing = reply.usage, reply.timing
-                    return Completed(body=reply.response_json, headers=_headers(plan, attempt))
+                    return Completed(
+                        body=reply.response_json,
+                        headers=_headers(plan, attempt),
+                        native=reply.native,
+                    )
         except GatewayError as error:
             outcome.error = error
             raise
@@ -251,27 +315,35 @@ class Pipeline:
             outcome.error = _client_closed()
             raise
         finally:
-            self.account(request, plan, outcome, reservation, consumed=outcome.usage is not None)
+            consumed = outcome.usage is not None or maybe_billed or in_flight
+            self.account(request, plan, outcome, reservation, consumed=consumed)
         raise AssertionError("unreachable: the plan raises when it runs out")  # pragma: no cover
 
     async def open_stream(self, request: InferenceRequest) -> StreamOpened:
         """Attempts until one produces its first chunk; failures before that fail over."""
         decision = self.decide(request)
         reservation = await self._admit(request, decision)
-        plan = self._planner.attempts(decision, deadline_s=request.deadline_s)
+        plan = self._planner.attempts(decision, deadline_s=request.deadline_s, stream=True)
         try:
             async for attempt in plan:
                 call = self._provider.StreamGenerate(
                     pv_pb2.StreamGenerateRequest(invocation=self._invocation(request, attempt)),
-                    timeout=attempt.timeout_s,
+                    timeout=attempt.grpc_timeout_s,
                 )
                 try:
-                    first = await call.read()
+                    # The first byte is awaited here too, so that the deployment's
+                    # first-byte limit holds for every provider, HTTP or not.
+                    async with asyncio.timeout(attempt.first_byte_timeout_s):
+                        first = await call.read()
                 except grpc.aio.AioRpcError as rpc_error:
                     attempt.fail(GatewayError.from_rpc_error(rpc_error))
                     continue
-                except asyncio.CancelledError:
-                    call.cancel()  # the client left before the first byte
+                except TimeoutError:
+                    call.cancel()
+                    attempt.fail(_first_byte_timeout(attempt))
+                    continue
+                except BaseException:
+                    call.cancel()  # the client left before the first byte, or a bug
                     raise
                 if not isinstance(first, pv_pb2.StreamGenerateResponse) or not first.events:
                     call.cancel()
@@ -291,11 +363,11 @@ class Pipeline:
             plan.close()
             self.account(request, plan, Outcome(error=error), reservation, consumed=False)
             raise
-        except asyncio.CancelledError:
+        except BaseException as failure:  # the client left, or a bug: release all the same
             plan.close()  # releases the attempt's balancer lease and breaker slot
-            self.account(
-                request, plan, Outcome(error=_client_closed()), reservation, consumed=False
-            )
+            left = isinstance(failure, asyncio.CancelledError)
+            outcome = Outcome(error=_client_closed() if left else _internal())
+            self.account(request, plan, outcome, reservation, consumed=False)
             raise
         raise AssertionError("unreachable: the plan raises when it runs out")  # pragma: no cover
 
@@ -355,8 +427,28 @@ class Pipeline:
         if self._settling:
             await asyncio.gather(*self._settling, return_exceptions=True)
 
+    async def count_tokens(self, request: InferenceRequest) -> int | None:
+        """The inbound request's input tokens as the chosen backend counts them, or
+        None when it has no counter (the caller estimates). Routed like inference —
+        keys, allowed models, aliases, failover — but not metered: counting is free."""
+        decision = self.decide(request)
+        plan = self._planner.attempts(decision, deadline_s=request.deadline_s)
+        async with plan:
+            async for attempt in plan:
+                try:
+                    reply = await self._provider.CountTokens(
+                        pv_pb2.CountTokensRequest(invocation=self._invocation(request, attempt)),
+                        timeout=attempt.grpc_timeout_s,
+                    )
+                except grpc.aio.AioRpcError as rpc_error:
+                    attempt.fail(GatewayError.from_rpc_error(rpc_error))
+                    continue
+                attempt.succeed()
+                return reply.input_tokens if reply.HasField("input_tokens") else None
+        raise AssertionError("unreachable: the plan raises when it runs out")  # pragma: no cover
+
     def _invocation(self, request: InferenceRequest, attempt: Attempt) -> pv_pb2.Invocation:
-        return pv_pb2.Invocation(
+        invocation = pv_pb2.Invocation(
             operation=_OPERATIONS[request.parsed.operation],
             request_json=request.raw,
             provider=attempt.provider,
@@ -366,7 +458,16 @@ class Pipeline:
             default_max_tokens=attempt.default_max_tokens,
             request_id=request.request_id,
             credential_id=attempt.credential_id,
+            first_byte_timeout_s=attempt.first_byte_timeout_s,
+            total_timeout_s=attempt.timeout_s,
         )
+        inbound = request.inbound
+        if inbound is not None:  # another client format: its own body rides along
+            invocation.inbound_format = inbound.format
+            invocation.inbound_json = inbound.raw
+            invocation.untranslatable.extend(inbound.untranslatable)
+            invocation.inbound_headers.update(inbound.headers)
+        return invocation
 
 
 def _headers(plan: Plan, attempt: Attempt) -> dict[str, str]:
@@ -387,6 +488,23 @@ def _client_closed() -> GatewayError:
         "The client closed the request before the response was complete.",
         http_status=499,
     )
+
+
+def _first_byte_timeout(attempt: Attempt) -> GatewayError:
+    return GatewayError(
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        "upstream_timeout",
+        f"{attempt.provider} did not answer in time (first byte limit "
+        f"{attempt.first_byte_timeout_s:g}s). Retry the request.",
+        http_status=504,
+        retryable=True,
+        metadata={"provider": attempt.provider, "phase": "first_byte"},
+    )
+
+
+def _internal() -> GatewayError:
+    """Accounting only: the gateway failed (the client gets the interceptor's answer)."""
+    return GatewayError(grpc.StatusCode.INTERNAL, "internal_error", "The gateway failed.")
 
 
 def _empty_stream() -> GatewayError:

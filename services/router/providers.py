@@ -66,6 +66,8 @@ class ProviderDirectory:
                 self._apply(await self._list())
             except grpc.aio.AioRpcError as error:
                 _log.warning("provider list refresh failed (%s)", error.code().name)
+            except Exception:  # a bad reply must not end the refreshes for good
+                _log.exception("provider list refresh failed unexpectedly; keeping the last list")
 
     async def _list(self) -> pv_pb2.ListProvidersResponse:
         return await self._stub.ListProviders(

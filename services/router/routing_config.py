@@ -11,7 +11,6 @@ its providers' adapters declare (`RegistryParser`).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -22,6 +21,7 @@ import grpc
 
 from metrics.client.pricing import PriceTable
 from services.kernel.errors import GatewayError
+from services.kernel.watch import Backoff, follow_forever
 from services.router.routing import Registry, RegistryError, RegistryHolder, parse_registry
 from services.router.routing.capabilities import Capabilities
 from services.router.routing.claims import check_claims
@@ -108,16 +108,18 @@ class LiveRegistry:
 
     async def follow(self, store: RoutingConfigStore) -> None:
         """Apply revisions from the store forever, reconnecting with capped backoff."""
-        delay = 0.1
-        while True:
-            try:
-                async for revision in store.watch():
-                    self.apply(revision)
-                    delay = 0.1
-            except GatewayError as error:
-                _log.warning("routing config watch interrupted (%s); reconnecting", error.code)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+
+        async def once(backoff: Backoff) -> None:
+            async for revision in store.watch():
+                self.apply(revision)
+                backoff.reset()
+
+        await follow_forever(
+            "routing config watch",
+            once,
+            expected=(GatewayError,),
+            max_s=5.0,
+        )
 
     async def update(
         self,

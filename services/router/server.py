@@ -25,6 +25,7 @@ from pathlib import Path
 
 import grpc
 from agentopia.v1 import inference_service_pb2_grpc as inf_grpc
+from agentopia.v1 import messages_service_pb2_grpc as ms_grpc
 from agentopia.v1 import openai_compat_service_pb2_grpc as oc_grpc
 from agentopia.v1 import provider_service_pb2_grpc as pv_grpc
 from agentopia.v1 import routing_admin_service_pb2_grpc as ra_grpc
@@ -47,6 +48,7 @@ from services.router.errors import error_trailers
 from services.router.health import CircuitPublisher, Probes
 from services.router.inference_servicer import InferenceServicer
 from services.router.instruments import GatewayInstruments
+from services.router.messages_servicer import MessagesServicer
 from services.router.openai_servicer import OpenAICompatServicer
 from services.router.pipeline import Pipeline
 from services.router.providers import ProviderDirectory
@@ -82,7 +84,11 @@ async def compose(
     instead of the provider's health service saying SERVING."""
     prices = _price_table(config)  # configuration first: a bad file binds nothing
     registry, revision = _initial_registry(config, RegistryParser(prices))
-    instruments = GatewayInstruments(metrics_registry)
+    # The registry in force at each call, not the first one: hence the lambda.
+    instruments = GatewayInstruments(
+        metrics_registry,
+        model_label=lambda name: registry.current.metric_label(name),  # noqa: PLW0108
+    )
     _expose(config, metrics_registry, life)
     provider_serving: Callable[[], Awaitable[None]] | None = None
     if provider_channel is None:  # split: the provider service over the network
@@ -94,7 +100,11 @@ async def compose(
     directory = ProviderDirectory(provider, state)
     live = LiveRegistry(registry, revision, RegistryParser(prices, directory.declared))
     recorder = _recorder(config, instruments, circuits, life)
-    limiter = open_limiter(config.limits_redis_url, prefix=config.limits_prefix)
+    limiter = open_limiter(
+        config.limits_redis_url,
+        prefix=config.limits_prefix,
+        timeout_s=config.limits_redis_timeout_s,
+    )
     life.on_close(limiter.aclose)
     pipeline = Pipeline(
         provider=provider,
@@ -149,14 +159,20 @@ def _host(
         pipeline=pipeline, keys=keys, catalog=models, max_body_bytes=config.max_body_bytes
     )
     typed = InferenceServicer(pipeline=pipeline, keys=keys, catalog=models)
+    messages = MessagesServicer(pipeline=pipeline, keys=keys, max_body_bytes=config.max_body_bytes)
     host = ServiceHost(
         "router",
         max_message_bytes=config.max_body_bytes + 1024 * 1024,
         error_metadata=error_trailers,
+        identity=config.identity,
     )
     host.add(
         "agentopia.v1.OpenAICompatService",
         lambda server: oc_grpc.add_OpenAICompatServiceServicer_to_server(compat, server),
+    )
+    host.add(
+        "agentopia.v1.MessagesService",
+        lambda server: ms_grpc.add_MessagesServiceServicer_to_server(messages, server),
     )
     host.add(
         "agentopia.v1.InferenceService",
@@ -177,14 +193,14 @@ def _expose(config: RouterConfig, registry: CollectorRegistry, life: Lifecycle) 
 
 def _provider_channel(config: RouterConfig, life: Lifecycle) -> grpc.aio.Channel:
     """To the provider service (closed after the drain)."""
-    provider = open_channel(config.provider_target)
+    provider = open_channel(config.provider_target, identity=config.identity)
     life.on_close(lambda: provider.close(None))
     return provider
 
 
 def _keyvault_channel(config: RouterConfig, life: Lifecycle) -> grpc.aio.Channel:
     """To the key vault (closed after the drain)."""
-    keyvault = open_channel(config.keyvault_target)
+    keyvault = open_channel(config.keyvault_target, identity=config.identity)
     life.on_close(lambda: keyvault.close(None))
     return keyvault
 
@@ -214,6 +230,7 @@ def _recorder(
         config.metrics_target,
         instruments=instruments.recorder,
         health_source=circuits.health_report,
+        identity=config.identity,
     )
     life.on_close(recorder.aclose)
     return recorder

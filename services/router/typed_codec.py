@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentopia.v1 import chat_pb2, completion_pb2
+from agentopia.v1 import chat_pb2, completion_pb2, embedding_pb2
 from google.protobuf import json_format, struct_pb2
 
 __all__ = [
@@ -19,6 +19,8 @@ __all__ = [
     "chat_request_to_json",
     "completion_from_json",
     "completion_request_to_json",
+    "embedding_request_to_json",
+    "embedding_response_from_json",
 ]
 
 Json = dict[str, Any]
@@ -247,3 +249,31 @@ def completion_from_json(data: Json) -> completion_pb2.Completion:
         if isinstance(choice.get("logprobs"), dict):
             typed.logprobs.update(choice["logprobs"])
     return out
+
+
+def embedding_request_to_json(request: embedding_pb2.EmbeddingRequest) -> Json:
+    """Always `encoding_format: float`: the typed response carries floats."""
+    body: Json = {"model": request.model, "encoding_format": "float"}
+    kind = request.WhichOneof("input")
+    if kind == "texts":
+        body["input"] = list(request.texts.texts)
+    elif kind == "token_arrays":
+        body["input"] = [list(array.tokens) for array in request.token_arrays.arrays]
+    _copy_optional(request, ("dimensions", "user"), body)
+    return body
+
+
+def embedding_response_from_json(data: Json) -> embedding_pb2.EmbeddingResponse:
+    response = embedding_pb2.EmbeddingResponse(model=str(data.get("model") or ""))
+    for item in data.get("data") or ():
+        vector = item.get("embedding")
+        response.data.append(
+            embedding_pb2.Embedding(
+                index=int(item.get("index", 0)),
+                vector=vector if isinstance(vector, list) else [],
+            )
+        )
+    usage = data.get("usage") or {}
+    response.usage.prompt_tokens = int(usage.get("prompt_tokens") or 0)
+    response.usage.total_tokens = int(usage.get("total_tokens") or 0)
+    return response

@@ -95,6 +95,7 @@ def build_event(
         error_code="" if error is None else error.code,
         retries=0 if plan is None else plan.retries,
         failovers=0 if plan is None else plan.failovers,
+        surface=request.surface,
     )
     if served is not None:
         event.model = served.response_model

@@ -30,6 +30,7 @@ from tests.emulators.openai_compat import OpenAICompatEmulator
 from tests.keyvault.running import RunningKeyVault, start
 from tests.router.peers import MetricsDouble, serve_peer
 from tests.router.stack import composing, started
+from tests.support.identity import identity_env
 from tests.support.ports import refused_port
 from tests.support.relay import unix_relay
 
@@ -51,9 +52,12 @@ class World:
     prometheus_port: int
 
 
-def _vault_config(data: Path, provider_target: str) -> KeyVaultConfig:
+def _vault_config(
+    data: Path, provider_target: str, extra: dict[str, str] | None = None
+) -> KeyVaultConfig:
     return KeyVaultConfig.from_env(
         {
+            **(extra or {}),
             "AGENTOPIA_DATA_DIR": str(data),
             "AGENTOPIA_KEYVAULT_DATABASE_URL": f"sqlite:///{data / 'keyvault.db'}",
             "AGENTOPIA_ADMIN_KEY": ADMIN_KEY,
@@ -67,8 +71,10 @@ def _vault_config(data: Path, provider_target: str) -> KeyVaultConfig:
 
 
 @contextlib.asynccontextmanager
-async def _vault(data: Path, provider_target: str) -> AsyncIterator[RunningKeyVault]:
-    running = await start(_vault_config(data, provider_target))
+async def _vault(
+    data: Path, provider_target: str, extra: dict[str, str] | None = None
+) -> AsyncIterator[RunningKeyVault]:
+    running = await start(_vault_config(data, provider_target, extra))
     try:
         yield running
     finally:
@@ -93,8 +99,11 @@ def colocated_env(
 
 
 @contextlib.asynccontextmanager
-async def colocated_world(data: Path) -> AsyncIterator[World]:
-    """Everything above, SERVING; yields handles to each part."""
+async def colocated_world(data: Path, *, identities: bool = False) -> AsyncIterator[World]:
+    """Everything above, SERVING; yields handles to each part. With `identities`, the
+    key vault and the colocated process check workload identities (as the chart runs
+    them), the process presenting `colocated`'s."""
+    vault_extra = identity_env("keyvault") if identities else {}
     secret = "sk-proj-colocated-" + secrets.token_urlsafe(24)
     metrics = MetricsDouble()
     usage = (
@@ -107,7 +116,7 @@ async def colocated_world(data: Path) -> AsyncIterator[World]:
     ):
         with unix_relay("colocated") as to_process, refused_port() as nobody:
             async with (
-                _vault(data, to_process.target) as running,
+                _vault(data, to_process.target, vault_extra) as running,
                 grpc.aio.insecure_channel(running.target) as vault_channel,
             ):
                 vault = pk_grpc.ProviderKeyServiceStub(vault_channel)
@@ -123,6 +132,8 @@ async def colocated_world(data: Path) -> AsyncIterator[World]:
                     upstream=emulator.base_url,
                     prometheus_file=prometheus_file,
                 )
+                if identities:
+                    env.update(identity_env("colocated"))
                 life = Lifecycle()
                 composed = compose(
                     ColocatedConfig.from_env(env), life, metrics_registry=CollectorRegistry()

@@ -39,6 +39,15 @@ def by_kind(documents: list[dict[str, Any]], kind: str) -> dict[str, dict[str, A
     return {doc["metadata"]["name"]: doc for doc in documents if doc["kind"] == kind}
 
 
+def workloads(documents: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The gateway's own Deployments (one per component), without the limits Redis."""
+    return {
+        name: doc
+        for name, doc in by_kind(documents, "Deployment").items()
+        if doc["metadata"]["labels"]["app.kubernetes.io/component"] in COMPONENTS
+    }
+
+
 def container(deployment: dict[str, Any]) -> dict[str, Any]:
     containers: list[dict[str, Any]] = deployment["spec"]["template"]["spec"]["containers"]
     return containers[0]

@@ -23,6 +23,7 @@ from tests.deploy.chart import (
     env_of,
     notes,
     render,
+    workloads,
 )
 
 CUSTOM: dict[str, Any] = {
@@ -83,7 +84,7 @@ def test_helm_lint_is_clean(values: dict[str, Any]) -> None:
 
 def test_one_block_per_component_with_the_same_shape() -> None:
     documents = render()
-    deployments = by_kind(documents, "Deployment")
+    deployments = workloads(documents)
     assert set(deployments) == {f"agentopia-{name}" for name in COMPONENTS}
     assert set(by_kind(documents, "HorizontalPodAutoscaler")) == set(deployments)
     assert set(by_kind(documents, "PodDisruptionBudget")) == set(deployments)
@@ -107,17 +108,20 @@ def test_one_block_per_component_with_the_same_shape() -> None:
 
 def test_secrets_are_only_referenced() -> None:
     secretish = ("API_KEY", "ADMIN_KEY", "DATABASE_URL", "TOKEN", "PASSWORD")
-    for deployment in by_kind(render(CUSTOM), "Deployment").values():
+    for deployment in workloads(render(CUSTOM)).values():
         for name, entry in env_of(deployment).items():
             if any(marker in name for marker in secretish):
                 assert "value" not in entry, name
                 assert entry["valueFrom"]["secretKeyRef"]["name"], name
-    assert not by_kind(render(CUSTOM), "Secret")
+    # The one Secret the chart renders holds workload-identity tokens it generates
+    # itself (no value comes from the values); without it, none.
+    assert set(by_kind(render(CUSTOM), "Secret")) == {"agentopia-workload-identity"}
+    assert not by_kind(render({**CUSTOM, "identity": {"create": False}}), "Secret")
 
 
 def test_custom_values_take_effect() -> None:
     documents = render(CUSTOM)
-    deployments = by_kind(documents, "Deployment")
+    deployments = workloads(documents)
     router = deployments["agentopia-router"]
     assert router["spec"]["replicas"] == 3
     assert "agentopia-router" not in by_kind(documents, "HorizontalPodAutoscaler")
@@ -157,7 +161,7 @@ def test_custom_values_take_effect() -> None:
 
 
 def test_peers_and_listen_addresses_use_cluster_dns() -> None:
-    deployments = by_kind(render(namespace="prod"), "Deployment")
+    deployments = workloads(render(namespace="prod"))
     env = env_of(deployments["agentopia-router"])
     assert env["AGENTOPIA_ROUTER_LISTEN"]["value"] == "0.0.0.0:50051"
     assert (
@@ -173,7 +177,7 @@ def test_peers_and_listen_addresses_use_cluster_dns() -> None:
 
 def test_one_service_token_secret_for_the_key_vault_and_the_provider_only() -> None:
     def token_refs(values: dict[str, Any]) -> dict[str, Any]:
-        deployments = by_kind(render(values), "Deployment")
+        deployments = workloads(render(values))
         refs = {}
         for name, deployment in deployments.items():
             entry = env_of(deployment).get("AGENTOPIA_KEYVAULT_SERVICE_TOKEN")
@@ -191,7 +195,7 @@ def test_one_service_token_secret_for_the_key_vault_and_the_provider_only() -> N
 
 
 def demo_switches(values: dict[str, Any]) -> dict[str, str]:
-    deployments = by_kind(render(values), "Deployment")
+    deployments = workloads(render(values))
     return {
         name: entry["value"]
         for name, deployment in deployments.items()
@@ -246,7 +250,7 @@ def test_edge_configmap_is_a_valid_envoy_bootstrap(
 
 def test_edge_pods_roll_when_the_envoy_config_changes() -> None:
     def checksum(values: dict[str, Any]) -> str:
-        edge = by_kind(render(values), "Deployment")["agentopia-edge"]
+        edge = workloads(render(values))["agentopia-edge"]
         value: str = edge["spec"]["template"]["metadata"]["annotations"]["checksum/envoy-config"]
         return value
 

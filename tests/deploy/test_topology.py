@@ -10,7 +10,16 @@ from typing import Any
 import helm_python as helm
 import pytest
 
-from tests.deploy.chart import CHART, KUBERNETES, by_kind, container, env_of, notes, render
+from tests.deploy.chart import (
+    CHART,
+    KUBERNETES,
+    by_kind,
+    container,
+    env_of,
+    notes,
+    render,
+    workloads,
+)
 from tests.deploy.test_chart import CUSTOM, validate_all
 
 COLOCATED: dict[str, Any] = {"topology": "colocated"}
@@ -38,7 +47,7 @@ def test_both_topologies_lint_clean(topology: str) -> None:
 
 def test_split_is_the_default_and_renders_the_provider_workload() -> None:
     assert _names(render()) == _names(render({"topology": "split"}))
-    assert "agentopia-provider" in by_kind(render(), "Deployment")
+    assert "agentopia-provider" in workloads(render())
 
 
 def test_colocated_renders_no_provider_workload() -> None:
@@ -60,7 +69,7 @@ def test_colocated_router_runs_both_services_with_the_provider_settings() -> Non
             "secretFiles": [{"secretName": "vendor-ca", "mountPath": "/var/run/vendor"}],
         },
     }
-    router = by_kind(render(values), "Deployment")["agentopia-router"]
+    router = workloads(render(values))["agentopia-router"]
     spec = container(router)
     assert spec["command"] == ["python", "-m", "services.colocated"]
     env = env_of(router)
@@ -77,10 +86,10 @@ def test_colocated_router_runs_both_services_with_the_provider_settings() -> Non
 
 
 def test_colocated_key_vault_validates_provider_keys_at_the_router_service() -> None:
-    deployments = by_kind(render(COLOCATED, namespace="prod"), "Deployment")
+    deployments = workloads(render(COLOCATED, namespace="prod"))
     target = env_of(deployments["agentopia-keyvault"])["AGENTOPIA_PROVIDER_TARGET"]["value"]
     assert target == "agentopia-router.prod.svc.cluster.local:50051"
-    split = by_kind(render(namespace="prod"), "Deployment")
+    split = workloads(render(namespace="prod"))
     target = env_of(split["agentopia-keyvault"])["AGENTOPIA_PROVIDER_TARGET"]["value"]
     assert target == "agentopia-provider.prod.svc.cluster.local:50052"
 
@@ -89,7 +98,7 @@ def test_the_service_token_reaches_whichever_workload_runs_the_provider() -> Non
     def holders(values: dict[str, Any]) -> set[str]:
         return {
             name
-            for name, deployment in by_kind(render(values), "Deployment").items()
+            for name, deployment in workloads(render(values)).items()
             if "AGENTOPIA_KEYVAULT_SERVICE_TOKEN" in env_of(deployment)
         }
 

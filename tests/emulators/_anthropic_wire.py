@@ -23,12 +23,15 @@ __all__ = [
     "Fault",
     "Json",
     "Reply",
+    "count_tokens",
     "error_body",
     "message_body",
     "sse_events",
     "text",
+    "thinking",
     "tool_use",
     "validate",
+    "validate_count",
 ]
 
 Json = dict[str, Any]
@@ -67,6 +70,17 @@ def text(value: str) -> Json:
 
 def tool_use(id_: str, name: str, input_: Json) -> Json:
     return {"type": "tool_use", "id": id_, "name": name, "input": input_}
+
+
+def thinking(value: str, signature: str) -> Json:
+    return {"type": "thinking", "thinking": value, "signature": signature}
+
+
+def count_tokens(body: Json) -> int:
+    """The emulator's deterministic count: one token per 4 characters of the
+    request's messages, system and tools (the real API's tokenizer is private)."""
+    counted = {key: body.get(key) for key in ("system", "messages", "tools")}
+    return max(1, len(orjson.dumps(counted)) // 4)
 
 
 @dataclass
@@ -154,6 +168,14 @@ def _block_events(index: int, block: Json, reply: Reply) -> list[tuple[str, Json
         start = {**block, "input": {}}
         fragments = ["", *_pieces(orjson.dumps(block["input"]).decode(), reply.json_chunk)]
         deltas = [{"type": "input_json_delta", "partial_json": f} for f in fragments]
+    elif block["type"] == "thinking":  # thinking deltas, then the signature in one delta
+        start = {"type": "thinking", "thinking": "", "signature": ""}
+        deltas = [
+            *({"type": "thinking_delta", "thinking": t} for t in _pieces(block["thinking"], 8)),
+            {"type": "signature_delta", "signature": block["signature"]},
+        ]
+    elif block["type"] == "redacted_thinking":  # whole in its start, no deltas
+        start, deltas = block, []
     else:
         start = {"type": "text", "text": ""}
         deltas = [
@@ -217,6 +239,24 @@ def validate(body: Any, version: str) -> None:
     names = _tools(body.get("tools"), body.get("tool_choice"))
     _messages(body.get("messages"), names)
     _options(body)
+
+
+_COUNT_FIELDS = frozenset(
+    {"model", "messages", "system", "tools", "tool_choice", "thinking", "output_config"}
+)
+
+
+def validate_count(body: Any) -> None:
+    """POST /v1/messages/count_tokens: the messages rules, no generation settings."""
+    if not isinstance(body, dict):
+        raise Invalid("There was an error parsing the body")
+    for key in body:
+        if key not in _COUNT_FIELDS:
+            raise Invalid(f"{key}: Extra inputs are not permitted")
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        raise Invalid("model: Field required")
+    _system(body.get("system"))
+    _messages(body.get("messages"), _tools(body.get("tools"), body.get("tool_choice")))
 
 
 def _sampling(body: Json, version: str) -> None:
@@ -386,11 +426,34 @@ def _block(block: Json, where: str, role: str) -> None:
             raise Invalid(f"{where}.tool_use_id: Field required")
         content = block.get("content", "")
         if not isinstance(content, str) and not (
-            isinstance(content, list) and all(_is_text(b) for b in content)
+            isinstance(content, list) and all(_is_text(b) or _is_image(b) for b in content)
         ):
-            raise Invalid(f"{where}.content: Input should be a valid string or list of text blocks")
+            raise Invalid(
+                f"{where}.content: Input should be a valid string or list of text or image blocks"
+            )
+    else:
+        _other_block(block, where, role)
+
+
+def _other_block(block: Json, where: str, role: str) -> None:
+    """Thinking (with its signature), redacted thinking, documents."""
+    kind = block["type"]
+    if kind == "thinking" and role == "assistant":
+        if not isinstance(block.get("thinking"), str) or not block.get("signature"):
+            raise Invalid(f"{where}.signature: Field required")
+    elif kind == "redacted_thinking" and role == "assistant":
+        if not isinstance(block.get("data"), str):
+            raise Invalid(f"{where}.data: Field required")
+    elif kind == "document" and role == "user":
+        source = block.get("source")
+        if not isinstance(source, dict) or source.get("type") not in ("base64", "text", "url"):
+            raise Invalid(f"{where}.source.type: Input should be 'base64', 'text' or 'url'")
     else:
         raise Invalid(f"{where}.type: '{kind}' blocks are not permitted in {role} messages")
+
+
+def _is_image(block: Any) -> bool:
+    return isinstance(block, dict) and block.get("type") == "image"
 
 
 def _image(source: Any, where: str) -> None:

@@ -5,10 +5,10 @@
         ... point the adapter (or the official SDK) at emu.base_url ...
         assert emu.last.body["max_tokens"] == 1024
 
-Serves POST /v1/messages on 127.0.0.1 (port 0); the base URL has no /v1, as the
-real one. Checks `x-api-key` (or `Authorization: Bearer`, which API version
-2026-10-21 SDKs send) and `anthropic-version`, validates the body like the real
-API (see _anthropic_wire.py) with its error bodies, answers with JSON or SSE
+Serves POST /v1/messages and /v1/messages/count_tokens on 127.0.0.1 (port 0); the
+base URL has no /v1, as the real one. Checks `x-api-key` (or `Authorization:
+Bearer`, which API version 2026-10-21 SDKs send) and `anthropic-version`, validates
+the body like the real API (see _anthropic_wire.py) with its error bodies, answers with JSON or SSE
 (`event: <name>\\ndata: {...}\\n\\n`), sends `request-id` and
 `anthropic-ratelimit-*` headers, and plays scripted replies and faults in order:
 any status with Anthropic's error body, 529 overloaded_error, 429 with
@@ -31,16 +31,28 @@ from tests.emulators._anthropic_wire import (
     Invalid,
     Json,
     Reply,
+    count_tokens,
     error_body,
     message_body,
     sse_events,
     text,
+    thinking,
     tool_use,
     validate,
+    validate_count,
 )
 from tests.emulators._server import EmulatorServer, RecordedRequest
 
-__all__ = ["AnthropicEmulator", "Fault", "Hook", "RecordedRequest", "Reply", "text", "tool_use"]
+__all__ = [
+    "AnthropicEmulator",
+    "Fault",
+    "Hook",
+    "RecordedRequest",
+    "Reply",
+    "text",
+    "thinking",
+    "tool_use",
+]
 
 # Consulted first for every valid request: (parsed body, raw body text) → what to play,
 # or None to fall through to the script, then `default`.
@@ -86,6 +98,8 @@ class AnthropicEmulator(EmulatorServer[Reply | Fault]):
         raw, body, headers = recorded.raw, recorded.body, recorded.headers
         self._count += 1
         request_id = f"req_emu{self._count:010d}"
+        if request.method == "POST" and request.path == "/v1/messages/count_tokens":
+            return self._count_reply(body, headers, request_id)
         if request.method != "POST" or request.path != "/v1/messages":
             return self._error(Fault(404, message="Not found"), request_id)
         denied = self._check(headers)
@@ -106,6 +120,17 @@ class AnthropicEmulator(EmulatorServer[Reply | Fault]):
         if body.get("stream"):
             return await self._stream(request, body, item, message_id, request_id)
         return self._json(200, message_body(item, body, message_id), request_id)
+
+    def _count_reply(self, body: Json, headers: dict[str, str], request_id: str) -> web.Response:
+        denied = self._check(headers)
+        if denied is None:
+            try:
+                validate_count(body)
+            except Invalid as exc:
+                denied = Fault(400, message=str(exc))
+        if denied is not None:
+            return self._error(denied, request_id)
+        return self._json(200, {"input_tokens": count_tokens(body)}, request_id)
 
     def _check(self, headers: dict[str, str]) -> Fault | None:
         key = headers.get("x-api-key")

@@ -5,7 +5,7 @@
         ... point the adapter at emu.base_url ...
         assert emu.requests[-1].body["model"] == "gpt-4o-mini"
 
-Serves POST /v1/chat/completions and /v1/completions (OpenAI; base URL
+Serves POST /v1/chat/completions, /v1/completions and /v1/embeddings (OpenAI; base URL
 `<root>/v1`) or POST /openai/v1/chat/completions (Groq; base URL `<root>`, no
 legacy completions). Checks `Authorization: Bearer`, validates the body like the
 real API (Groq refuses the parameters its docs list as unsupported), answers with
@@ -41,12 +41,17 @@ from tests.emulators._openai_compat_wire import (
     error_body,
     mask_key,
 )
+from tests.emulators._openai_embeddings import embeddings_body, invalid_embeddings
 from tests.emulators._server import EmulatorServer, RecordedRequest
 
 __all__ = ["Fault", "OpenAICompatEmulator", "RecordedRequest", "Reply", "ToolCall"]
 
 _PATHS: dict[Flavor, dict[str, str]] = {
-    "openai": {"/v1/chat/completions": "chat", "/v1/completions": "completions"},
+    "openai": {
+        "/v1/chat/completions": "chat",
+        "/v1/completions": "completions",
+        "/v1/embeddings": "embeddings",
+    },
     "groq": {"/openai/v1/chat/completions": "chat"},
 }
 # Groq: "The following fields are currently not supported and will result in a
@@ -90,6 +95,8 @@ class OpenAICompatEmulator(EmulatorServer[Reply | Fault]):
         denied = self._check_auth(headers.get("authorization", ""))
         if denied is None and not isinstance(body, dict):
             denied = Fault(status=400, message=_PARSE_ERROR)
+        if denied is None and kind == "embeddings":
+            return self._embeddings(body, number)
         if denied is None:
             denied = self._validate(kind, body)
         if denied is not None:
@@ -103,6 +110,12 @@ class OpenAICompatEmulator(EmulatorServer[Reply | Fault]):
         build = chat_body if kind == "chat" else legacy_body
         payload = build(self.flavor, body, item, number)
         return self._json(200, payload, number)
+
+    def _embeddings(self, body: Json, number: int) -> web.Response:
+        problem = invalid_embeddings(body)
+        if problem is not None:
+            return self._error(Fault(status=400, message=problem), number)
+        return self._json(200, embeddings_body(body), number)
 
     def _next(self, raw: bytes, body: Json) -> Reply | Fault:
         hooked = self.fault_hook(raw.decode("utf-8", "replace")) if self.fault_hook else None

@@ -24,6 +24,9 @@ from services.kernel.errors import GatewayError
 from services.kernel.hosting import server_options
 
 SSE = "text/event-stream"
+# What a client sends: the edge refuses bodies without a credential that could be a key
+# (gateway/guards.py) before any service sees them; the stubs do not check it.
+CLIENT_AUTH = {"Authorization": "Bearer sk-agp-edge-test-key"}
 JSON = "application/json"
 
 

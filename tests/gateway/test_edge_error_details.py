@@ -14,7 +14,7 @@ import pytest
 from grpc_tools import protoc
 
 from gateway.settings import REPO_ROOT, EdgeSettings
-from tests.gateway.stubs import KeyVaultStub, RouterStub, start_server
+from tests.gateway.stubs import CLIENT_AUTH, KeyVaultStub, RouterStub, start_server
 from tests.support.edge import Edge, run_edge
 
 
@@ -57,7 +57,7 @@ async def edge(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Edge]:
 
 
 async def test_openai_error_takes_reason_and_type_from_error_info(edge: Edge) -> None:
-    async with aiohttp.ClientSession(edge.url) as http:
+    async with aiohttp.ClientSession(edge.url, headers=CLIENT_AUTH) as http:
         payload = {"model": "error-gateway", "messages": []}
         async with http.post("/v1/chat/completions", json=payload) as reply:
             body = json.loads(await reply.read())
@@ -71,7 +71,7 @@ async def test_openai_error_takes_reason_and_type_from_error_info(edge: Edge) ->
 
 
 async def test_admin_api_error_carries_error_info(edge: Edge) -> None:
-    async with aiohttp.ClientSession(edge.url) as http:
+    async with aiohttp.ClientSession(edge.url, headers=CLIENT_AUTH) as http:
         async with http.get("/agentopia/v1/client-keys/key_gateway_error") as reply:
             body = json.loads(await reply.read())
             assert reply.status == 404

@@ -14,7 +14,7 @@ import pytest
 
 from gateway.settings import EdgeSettings
 from tests.gateway.conftest import Mesh
-from tests.gateway.stubs import RouterStub, start_server
+from tests.gateway.stubs import CLIENT_AUTH, RouterStub, start_server
 from tests.support.edge import Edge, run_edge
 
 CHAT = "/v1/chat/completions"
@@ -31,7 +31,10 @@ def assert_clean_headers(headers: aiohttp.typedefs.LooseHeaders) -> None:
 async def post(
     edge: Edge, payload: dict[str, object], path: str = CHAT
 ) -> tuple[int, dict[str, str], bytes]:
-    async with aiohttp.ClientSession(edge.url) as http, http.post(path, json=payload) as reply:
+    async with (
+        aiohttp.ClientSession(edge.url, headers=CLIENT_AUTH) as http,
+        http.post(path, json=payload) as reply,
+    ):
         return reply.status, dict(reply.headers), await reply.read()
 
 
@@ -102,7 +105,7 @@ async def test_unary_http_body_errors(mesh: Mesh) -> None:
             await client.models.list()
     assert denied.value.code == "invalid_api_key"
     async with (
-        aiohttp.ClientSession(mesh.edge.url) as http,
+        aiohttp.ClientSession(mesh.edge.url, headers=CLIENT_AUTH) as http,
         http.get("/v1/models/missing") as reply,
     ):
         body = json.loads(await reply.read())
@@ -128,7 +131,7 @@ async def test_gateway_error_without_an_openai_body_is_wrapped_from_its_status(
         "code": "upstream_unavailable",
     }
     assert_clean_headers(headers)
-    async with aiohttp.ClientSession(mesh.edge.url) as http:
+    async with aiohttp.ClientSession(mesh.edge.url, headers=CLIENT_AUTH) as http:
         async with http.get("/agentopia/v1/client-keys/key_gateway_error") as reply:
             admin = json.loads(await reply.read())
             assert reply.status == 404
@@ -140,7 +143,7 @@ async def test_gateway_error_without_an_openai_body_is_wrapped_from_its_status(
 
 async def test_unknown_openai_path_is_an_openai_404(mesh: Mesh) -> None:
     async with (
-        aiohttp.ClientSession(mesh.edge.url) as http,
+        aiohttp.ClientSession(mesh.edge.url, headers=CLIENT_AUTH) as http,
         http.get("/v1/embeddings/x?a=1") as reply,
     ):
         body = json.loads(await reply.read())
@@ -153,7 +156,7 @@ async def test_unknown_openai_path_is_an_openai_404(mesh: Mesh) -> None:
 
 async def test_admin_api_errors_keep_google_rpc_status(mesh: Mesh) -> None:
     async with (
-        aiohttp.ClientSession(mesh.edge.url) as http,
+        aiohttp.ClientSession(mesh.edge.url, headers=CLIENT_AUTH) as http,
         http.get("/agentopia/v1/client-keys/key_none") as reply,
     ):
         body = json.loads(await reply.read())
@@ -211,17 +214,21 @@ async def test_oversize_chunked_body_is_an_openai_413(small_edge: tuple[Edge, Ro
         for _ in range(20):
             yield b" " * 8192
 
-    async with aiohttp.ClientSession(edge.url) as http, http.post(CHAT, data=chunks()) as reply:
+    async with (
+        aiohttp.ClientSession(edge.url, headers=CLIENT_AUTH) as http,
+        http.post(CHAT, data=chunks()) as reply,
+    ):
         assert reply.status == 413
         assert json.loads(await reply.read())["error"]["code"] == "request_too_large"
 
 
 async def test_large_body_under_the_default_limit_arrives_intact(mesh: Mesh) -> None:
     """Envoy's stock buffer limits would 413 a 3 MB body and reset a 12 MB one; ours
-    (the body limit plus headroom) let a 12 MB body through whole."""
-    content = "y" * 12_000_000
+    (the body limit plus headroom) let a 7.5 MB body (under the 8 MiB default) through
+    whole."""
+    content = "y" * 7_500_000
     raw = json.dumps({"model": "m", "messages": [{"role": "user", "content": content}]}).encode()
-    async with aiohttp.ClientSession(mesh.edge.url) as http:
+    async with aiohttp.ClientSession(mesh.edge.url, headers=CLIENT_AUTH) as http:
         async with http.post(
             CHAT, data=io.BytesIO(raw), headers={"content-type": "application/json"}
         ) as reply:

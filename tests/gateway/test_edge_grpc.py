@@ -21,7 +21,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.settings import EdgeSettings
 from tests.gateway.conftest import Mesh
-from tests.gateway.stubs import STREAM_CHUNKS
+from tests.gateway.stubs import CLIENT_AUTH, STREAM_CHUNKS
 from tests.support.edge import run_edge
 
 
@@ -76,7 +76,7 @@ async def test_unknown_grpc_service_is_unimplemented(mesh: Mesh) -> None:
 
 
 async def test_typed_rest_transcoding_of_the_key_vault(mesh: Mesh) -> None:
-    async with aiohttp.ClientSession(mesh.edge.url) as http:
+    async with aiohttp.ClientSession(mesh.edge.url, headers=CLIENT_AUTH) as http:
         create = {
             "name": "ci",
             "role": "KEY_ROLE_VIEWER",

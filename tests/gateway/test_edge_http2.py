@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from tests.gateway.conftest import Mesh
-from tests.gateway.stubs import STREAM_CHUNKS
+from tests.gateway.stubs import CLIENT_AUTH, STREAM_CHUNKS
 
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl with HTTP/2")
 
@@ -17,7 +17,8 @@ pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl
 async def curl(mesh: Mesh, body: str, *extra: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         "curl", "-sS", "-N", "-v", "--http2-prior-knowledge", *extra,
-        f"{mesh.edge.url}/v1/chat/completions", "-H", "content-type: application/json", "-d", body,
+        f"{mesh.edge.url}/v1/chat/completions", "-H", "content-type: application/json",
+        "-H", f"authorization: {CLIENT_AUTH['Authorization']}", "-d", body,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
 

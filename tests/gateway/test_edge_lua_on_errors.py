@@ -19,7 +19,7 @@ from google.api import httpbody_pb2
 
 import gateway.envoy_config
 from gateway.settings import EdgeSettings
-from tests.gateway.stubs import RouterStub, start_server
+from tests.gateway.stubs import CLIENT_AUTH, RouterStub, start_server
 from tests.support.edge import Edge, run_edge
 
 MARKER = "x-edge-lua"
@@ -61,7 +61,7 @@ async def test_lua_runs_on_rest_errors_only(
     edge: Edge, body: dict[str, object], status: int, lua: bool
 ) -> None:
     async with (
-        aiohttp.ClientSession(edge.url) as http,
+        aiohttp.ClientSession(edge.url, headers=CLIENT_AUTH) as http,
         http.post("/v1/chat/completions", json=body) as reply,
     ):
         await reply.read()
@@ -74,6 +74,7 @@ async def test_no_lua_on_a_successful_http2_stream(edge: Edge) -> None:
     process = await asyncio.create_subprocess_exec(
         "curl", "-sS", "-N", "-v", "--http2-prior-knowledge",
         f"{edge.url}/v1/chat/completions", "-H", "content-type: application/json",
+        "-H", f"authorization: {CLIENT_AUTH['Authorization']}",
         "-d", '{"model":"m","stream":true}',
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip

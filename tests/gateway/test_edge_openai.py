@@ -8,7 +8,7 @@ import aiohttp
 import openai
 
 from tests.gateway.conftest import Mesh
-from tests.gateway.stubs import STREAM_CHUNKS, completion
+from tests.gateway.stubs import CLIENT_AUTH, STREAM_CHUNKS, completion
 
 CHAT = "/v1/chat/completions"
 
@@ -21,7 +21,10 @@ def sdk(mesh: Mesh) -> openai.AsyncOpenAI:
 
 async def test_non_streaming_body_passes_through_byte_for_byte(mesh: Mesh) -> None:
     request = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
-    async with aiohttp.ClientSession(mesh.edge.url) as http, http.post(CHAT, json=request) as reply:
+    async with (
+        aiohttp.ClientSession(mesh.edge.url, headers=CLIENT_AUTH) as http,
+        http.post(CHAT, json=request) as reply,
+    ):
         body = await reply.read()
         assert reply.status == 200
         assert reply.headers["content-type"] == "application/json"
@@ -30,7 +33,10 @@ async def test_non_streaming_body_passes_through_byte_for_byte(mesh: Mesh) -> No
 
 async def test_stream_passes_through_byte_for_byte(mesh: Mesh) -> None:
     request = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
-    async with aiohttp.ClientSession(mesh.edge.url) as http, http.post(CHAT, json=request) as reply:
+    async with (
+        aiohttp.ClientSession(mesh.edge.url, headers=CLIENT_AUTH) as http,
+        http.post(CHAT, json=request) as reply,
+    ):
         body = await reply.read()
         assert reply.status == 200
         assert reply.headers["content-type"] == "text/event-stream"
@@ -47,7 +53,7 @@ async def test_request_bytes_and_unknown_fields_reach_the_servicer(mesh: Mesh) -
         "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
     }
     async with (
-        aiohttp.ClientSession(mesh.edge.url) as http,
+        aiohttp.ClientSession(mesh.edge.url, headers=CLIENT_AUTH) as http,
         http.post(CHAT, data=raw, headers=headers) as reply,
     ):
         assert reply.status == 200
@@ -105,7 +111,7 @@ async def test_sdk_models_including_ids_with_slashes(mesh: Mesh) -> None:
 
 async def test_client_disconnect_cancels_the_servicer_rpc(mesh: Mesh) -> None:
     request = {"model": "endless", "stream": True, "messages": []}
-    async with aiohttp.ClientSession(mesh.edge.url) as http:
+    async with aiohttp.ClientSession(mesh.edge.url, headers=CLIENT_AUTH) as http:
         reply = await http.post(CHAT, json=request)
         assert reply.status == 200
         assert (await reply.content.readline()).startswith(b"data: ")

@@ -12,7 +12,7 @@ import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 from gateway.settings import EdgeSettings, HostPort, OtelSettings
-from tests.gateway.stubs import RouterStub, start_server
+from tests.gateway.stubs import CLIENT_AUTH, RouterStub, start_server
 from tests.support.edge import run_edge
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -46,7 +46,7 @@ async def test_edge_exports_spans_and_propagates_the_trace() -> None:
     settings = dataclasses.replace(EdgeSettings(console_dir=None), otel=otel)
     try:
         async with run_edge(router_port=port, settings=settings) as edge:
-            async with aiohttp.ClientSession(edge.url) as http:
+            async with aiohttp.ClientSession(edge.url, headers=CLIENT_AUTH) as http:
                 # Envoy flushes after 5 spans (or its flush interval).
                 for _ in range(5):
                     payload = {"model": "m", "messages": [{"role": "user", "content": "x"}]}

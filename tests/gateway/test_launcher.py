@@ -17,7 +17,7 @@ import yaml
 from gateway.envoy_config import render_bootstrap, to_yaml
 from gateway.launcher import envoy_binary
 from gateway.settings import EdgeSettings
-from tests.gateway.stubs import RouterStub, start_server
+from tests.gateway.stubs import CLIENT_AUTH, RouterStub, start_server
 from tests.support.ports import refused_port
 
 
@@ -118,7 +118,7 @@ async def test_sigterm_drains_in_flight_streams_then_stops(
     process = await asyncio.create_subprocess_exec(sys.executable, "-m", "gateway", env=env)
     try:
         edge = f"http://127.0.0.1:{await _published_port(process, port_file)}"
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(headers=CLIENT_AUTH) as http:
             assert await _status(http, f"{edge}/healthz") == 200
             stream = await http.post(
                 f"{edge}/v1/chat/completions", json={"model": "endless", "stream": True}

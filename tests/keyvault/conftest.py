@@ -24,10 +24,8 @@ from keyvault.config import KeyVaultConfig
 from keyvault.provider_keys.validation import Validator
 from tests.keyvault.fake_secret_manager import FakeSecretManager
 from tests.keyvault.running import RunningKeyVault, start
+from tests.support.backing import postgres_dsn, postgres_url, redis_url
 
-PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-REDIS_URL = "redis://127.0.0.1:6379/0"
 ADMIN_KEY = "sk-agp-bootstrap-admin-" + "x" * 20
 SERVICE_TOKEN = "svc-" + "t" * 28
 
@@ -46,14 +44,14 @@ def pg_schemas() -> Iterator[Callable[[], str]]:
 
     def make() -> str:
         name = f"{_RUN}_{next(_SCHEMAS)}"
-        with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        with psycopg.connect(postgres_dsn(), autocommit=True) as conn:
             conn.execute(f"CREATE SCHEMA {name}")
         created.append(name)
         return name
 
     yield make
     if created:
-        with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        with psycopg.connect(postgres_dsn(), autocommit=True) as conn:
             for name in created:
                 conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
 
@@ -63,7 +61,7 @@ def redis_prefix() -> Iterator[str]:
     """A key prefix of this run; its keys are deleted at the end of the session."""
     prefix = f"agentopia-test:{_RUN}"
     yield prefix
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(redis_url())
     try:
         for name in client.scan_iter(match=f"{prefix}*"):
             client.delete(name)
@@ -80,7 +78,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 def database_env(backend: str, tmp_path: Any, pg_schemas: Callable[[], str]) -> dict[str, str]:
     if backend == "postgres":
         return {
-            "AGENTOPIA_KEYVAULT_DATABASE_URL": PG_URL,
+            "AGENTOPIA_KEYVAULT_DATABASE_URL": postgres_url(),
             "AGENTOPIA_KEYVAULT_DATABASE_SCHEMA": pg_schemas(),
             "AGENTOPIA_KEYVAULT_MIGRATE": "auto",
         }
@@ -99,7 +97,7 @@ def make_config(
             "AGENTOPIA_KEYVAULT_POLL_INTERVAL_MS": "20",
             "AGENTOPIA_KEYVAULT_SWEEP_S": "0.05",
             "AGENTOPIA_PROMETHEUS_PORT": "0",
-            "AGENTOPIA_LIMITS_REDIS_URL": REDIS_URL,
+            "AGENTOPIA_LIMITS_REDIS_URL": redis_url(),
             "AGENTOPIA_LIMITS_PREFIX": redis_prefix,
             "AGENTOPIA_PROVIDER_TARGET": "127.0.0.1:9",
             **database_env,

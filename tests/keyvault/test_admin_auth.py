@@ -47,8 +47,9 @@ def test_every_rpc_declares_its_access(servicer: type[GuardedServicer]) -> None:
         for m in service.methods
         if m.GetOptions().ListFields()  # google.api.http is the only option we set
     }
-    admin_rpcs = {n for n, a in declared.items() if a in (Access.READ, Access.WRITE)}
-    assert admin_rpcs == http_rules  # every admin RPC has a REST mapping, internal ones none
+    public = (Access.READ, Access.WRITE, Access.SELF)
+    admin_rpcs = {n for n, a in declared.items() if a in public}
+    assert admin_rpcs == http_rules  # every public RPC has a REST mapping, internal ones none
 
 
 def test_internal_rpcs_take_mesh_credentials_only() -> None:
@@ -56,7 +57,7 @@ def test_internal_rpcs_take_mesh_credentials_only() -> None:
         name: access
         for servicer in SERVICERS
         for name, access in servicer.ACCESS.items()
-        if access not in (Access.READ, Access.WRITE)
+        if access not in (Access.READ, Access.WRITE, Access.SELF)
     }
     assert internal == {
         "WatchClientKeys": Access.INTERNAL,

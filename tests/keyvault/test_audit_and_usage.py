@@ -10,7 +10,8 @@ from agentopia.v1 import keyvault_types_pb2 as kv_types
 
 from keyvault.client.limits import BudgetPeriod, Limits
 from keyvault.client.limits.redis_limiter import RedisLimiter
-from tests.keyvault.conftest import REDIS_URL, Vault, admin
+from tests.keyvault.conftest import Vault, admin
+from tests.support.backing import redis_url
 
 
 async def test_every_change_lands_in_the_audit_log(vault: Vault) -> None:
@@ -61,7 +62,7 @@ async def test_client_key_usage_is_read_from_the_shared_limiter(
         metadata=admin(),
     )
     key = created.key
-    router = RedisLimiter.from_url(REDIS_URL, prefix=redis_prefix)  # what a router replica runs
+    router = RedisLimiter.from_url(redis_url(), prefix=redis_prefix)  # what a router replica runs
     try:
         limits = Limits.of(key)
         assert limits == Limits(60, 1000, 2_000_000, BudgetPeriod.DAILY)

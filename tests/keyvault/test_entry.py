@@ -43,7 +43,7 @@ def test_a_bad_variable_is_one_line(tmp_path: pathlib.Path) -> None:
 
 def test_the_migrate_command_reads_the_same_configuration(tmp_path: pathlib.Path) -> None:
     line = _one_line(_run(tmp_path, "migrate", AGENTOPIA_ADMIN_KEY="short"))
-    assert "AGENTOPIA_ADMIN_KEY must be at least 16 characters long" in line
+    assert "AGENTOPIA_ADMIN_KEY must be at least 32 random characters long" in line
 
 
 def test_a_schema_that_needs_migrating_is_one_line(tmp_path: pathlib.Path) -> None:

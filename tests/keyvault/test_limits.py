@@ -24,7 +24,7 @@ from keyvault.client.limits import (
 from keyvault.client.limits.periods import period_bounds
 from keyvault.client.limits.redis_limiter import RedisLimiter
 from services.kernel.errors import GatewayError
-from tests.keyvault.conftest import REDIS_URL
+from tests.support.backing import redis_url
 
 TIMEOUT = 30.0
 _KEYS = itertools.count()
@@ -40,7 +40,7 @@ async def make_limiter(
     def make(**options: Any) -> Limiter:
         limiter: Limiter
         if request.param == "redis":
-            limiter = RedisLimiter.from_url(REDIS_URL, prefix=redis_prefix, **options)
+            limiter = RedisLimiter.from_url(redis_url(), prefix=redis_prefix, **options)
         else:
             limiter = MemoryLimiter(**options)
         made.append(limiter)

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from keyvault.client.limits import BudgetPeriod, Limits
 from keyvault.client.limits.redis_limiter import RedisLimiter
 from services.kernel.errors import GatewayError
-from tests.keyvault.conftest import REDIS_URL
+from tests.support.backing import redis_url
 
 Worker = Callable[[RedisLimiter], Awaitable[int]]
 
@@ -19,7 +19,7 @@ async def _run_two_replicas(prefix: str, worker: Worker) -> tuple[int, int]:
     """Run `worker` on two independent limiter clients at once; their admitted counts."""
 
     async def replica() -> int:
-        limiter = RedisLimiter.from_url(REDIS_URL, prefix=prefix)
+        limiter = RedisLimiter.from_url(redis_url(), prefix=prefix)
         try:
             return await worker(limiter)
         finally:
@@ -71,7 +71,7 @@ async def _spend(limiter: RedisLimiter, key: str, limits: Limits, actual: Callab
 
 
 async def _spent(prefix: str, key: str, limits: Limits) -> int:
-    limiter = RedisLimiter.from_url(REDIS_URL, prefix=prefix)
+    limiter = RedisLimiter.from_url(redis_url(), prefix=prefix)
     try:
         return (await limiter.usage(key, limits)).spent_micros
     finally:

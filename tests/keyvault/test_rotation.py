@@ -102,7 +102,7 @@ async def test_rotation_by_secret_manager_version(
     vault: Vault = await start_vault(
         make_config(AGENTOPIA_SECRET_MANAGER_ENDPOINT=fake_sm.endpoint)
     )
-    secret_name = "projects/p/secrets/mock-key"
+    secret_name = "projects/p/secrets/agentopia-provider-mock-key"
     first = "sk-sm-v1-" + secrets.token_hex(12)
     fake_sm.add_version(secret_name, first.encode())
     created = await vault.provider_keys.CreateProviderKey(

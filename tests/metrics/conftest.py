@@ -19,19 +19,20 @@ from keyvault.client.keycache import KeyCache
 from metrics.config import MetricsConfig
 from metrics.server import compose
 from metrics.storage import db
+from services.kernel.channels import identified
 from services.kernel.service import Lifecycle
-
-PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+from tests.support.backing import postgres_url
+from tests.support.identity import identity
 
 
 def pg_url(schema: str, app: str = "agentopia-metrics-test") -> str:
-    return f"{PG_BASE}?options=-csearch_path%3D{schema}&application_name={app}"
+    return f"{postgres_url()}?options=-csearch_path%3D{schema}&application_name={app}"
 
 
 @pytest.fixture(scope="session")
 def pg_schema() -> Iterator[str]:
     schema = f"metrics_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_BASE)
+    admin = sa.create_engine(postgres_url())
     with admin.begin() as connection:
         connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     engine = db.create_engine(pg_url(schema))
@@ -67,6 +68,7 @@ def config_for(url: str, **overrides: object) -> MetricsConfig:
         "grace_s": 0.0,
         "health_ttl_s": 30.0,
         "log_level": "INFO",
+        "identity": identity("metrics"),
     }
     values.update(overrides)
     return MetricsConfig(**values)  # type: ignore[arg-type]
@@ -123,6 +125,7 @@ async def running(database_url: str) -> AsyncIterator[Running]:
     registry = CollectorRegistry()
     async with (
         serving(config_for(database_url), registry) as port,
-        grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
+        identified(grpc.aio.insecure_channel(f"127.0.0.1:{port}"), identity("router")) as channel,
     ):
+        # The tests send usage as a router does (RecordUsage takes routers' events only).
         yield Running(port, channel, pb_grpc.MetricsServiceStub(channel), registry)

@@ -19,9 +19,11 @@ from prometheus_client import CollectorRegistry
 
 from metrics.client import UsageRecorder
 from services.kernel.channels import wait_until_serving
-from tests.metrics.conftest import PG_BASE, config_for, empty_pg, serving
+from tests.metrics.conftest import config_for, empty_pg, serving
 from tests.metrics.tcp_proxy import TcpProxy
 from tests.metrics.workload import workload
+from tests.support.backing import postgres_address, postgres_url
+from tests.support.identity import identity
 
 START = dt.datetime(2026, 7, 1, tzinfo=dt.UTC)
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -108,7 +110,7 @@ async def test_sigkill_under_load_loses_no_event(tmp_path: pathlib.Path) -> None
 
 @pytest.fixture
 async def proxy() -> AsyncIterator[TcpProxy]:
-    proxy = TcpProxy("127.0.0.1", 5432)
+    proxy = TcpProxy(*postgres_address())
     await proxy.start()
     yield proxy
     await proxy.close()
@@ -119,11 +121,11 @@ async def test_postgres_outage_under_load_loses_no_event(pg_schema: str, proxy: 
     empty_pg(pg_schema)
     app = f"metrics-outage-{os.getpid()}"
     url = (
-        f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/test?connect_timeout=2"
+        f"{postgres_url(f'127.0.0.1:{proxy.port}')}?connect_timeout=2"
         f"&options=-csearch_path%3D{pg_schema}&application_name={app}"
     )
     events = workload(2000, START, dt.timedelta(minutes=20), seed=12)
-    admin = sa.create_engine(PG_BASE)
+    admin = sa.create_engine(postgres_url())
     async with serving(config_for(url), CollectorRegistry()) as port:
         recorder = UsageRecorder(
             f"127.0.0.1:{port}",
@@ -131,6 +133,7 @@ async def test_postgres_outage_under_load_loses_no_event(pg_schema: str, proxy: 
             flush_interval=0.02,
             backoff_initial=0.02,
             backoff_max=0.3,
+            identity=identity("router"),  # the metrics service takes routers' usage only
         )
         try:
             await produce(recorder, events[:600])
@@ -170,4 +173,4 @@ def terminate_backends(admin: sa.Engine, app: str) -> int:
 
 
 def empty_pg_url(schema: str) -> str:
-    return f"{PG_BASE}?options=-csearch_path%3D{schema}"
+    return f"{postgres_url()}?options=-csearch_path%3D{schema}"

@@ -16,7 +16,9 @@ from agentopia.v1 import metrics_service_pb2_grpc as pb_grpc
 from prometheus_client import CollectorRegistry
 
 from keyvault.client.keycache import KeyCache
+from services.kernel.channels import identified
 from tests.metrics.conftest import config_for, serving
+from tests.support.identity import identity
 
 HASH_KEY = b"m" * 32
 KEYS = {
@@ -46,8 +48,9 @@ async def stub(tmp_path: object) -> AsyncIterator[pb_grpc.MetricsServiceAsyncStu
     )
     async with (
         serving(config_for(url), CollectorRegistry(), keys) as port,
-        grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
+        identified(grpc.aio.insecure_channel(f"127.0.0.1:{port}"), identity("router")) as channel,
     ):
+        # Calls as a router: ingest takes its identity, reports the caller's API key.
         yield pb_grpc.MetricsServiceStub(channel)
 
 
@@ -76,7 +79,7 @@ async def test_reports_need_a_viewer_or_admin_key(
     assert got == code
 
 
-async def test_ingest_needs_no_key(stub: pb_grpc.MetricsServiceAsyncStub) -> None:
+async def test_ingest_needs_no_api_key(stub: pb_grpc.MetricsServiceAsyncStub) -> None:
     event = pb.UsageEvent(event_id="e1", request_id="r1", model="mock/echo", provider="mock")
     event.time.GetCurrentTime()
     reply = await stub.RecordUsage(pb.RecordUsageRequest(events=[event]))

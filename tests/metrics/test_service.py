@@ -18,6 +18,7 @@ from metrics.client import UsageRecorder
 from metrics.client.pricing import format_usd
 from tests.metrics.conftest import Running
 from tests.metrics.workload import expected, workload
+from tests.support.identity import identity
 
 START = dt.datetime(2026, 5, 4, 8, 0, 0, tzinfo=dt.UTC)
 SPAN = dt.timedelta(minutes=150)
@@ -56,7 +57,9 @@ async def all_rows(
 
 
 async def send_workload(running: Running, events: list[pb.UsageEvent]) -> UsageRecorder:
-    recorder = UsageRecorder(running.target, max_batch=97, flush_interval=0.05)
+    recorder = UsageRecorder(
+        running.target, max_batch=97, flush_interval=0.05, identity=identity("router")
+    )
     for event in events:
         recorder.record(event)
     assert await recorder.aclose() == 0

@@ -287,3 +287,17 @@ async def test_auto_migration_at_start_runs_the_migrate_command_in_a_child(
         assert db.current_revision(store.engine) == db.HEAD
     finally:
         store.engine.dispose()
+
+
+def test_the_surface_of_each_event_is_stored(store: UsageStore) -> None:
+    events = [
+        pb.UsageEvent(event_id="s1", surface="messages", model="m", provider="mock"),
+        pb.UsageEvent(event_id="s2", surface="embeddings", model="m", provider="mock"),
+        pb.UsageEvent(event_id="s3", model="m", provider="mock"),  # sent before surfaces
+    ]
+    record(store, events)
+    with store.engine.connect() as connection:
+        rows = connection.execute(
+            sa.text("SELECT event_id, surface FROM usage_events ORDER BY event_id")
+        ).all()
+    assert [tuple(row) for row in rows] == [("s1", "messages"), ("s2", "embeddings"), ("s3", "")]

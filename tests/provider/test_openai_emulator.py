@@ -115,7 +115,9 @@ async def test_wrong_key_is_401_with_the_providers_body(emu: OpenAICompatEmulato
 async def test_unknown_paths_are_404(emu: OpenAICompatEmulator) -> None:
     async with httpx2.AsyncClient() as http:
         response = await http.post(
-            emu.root_url + "/v1/embeddings", headers={"authorization": f"Bearer {KEY}"}, json={}
+            emu.root_url + "/v1/images/generations",
+            headers={"authorization": f"Bearer {KEY}"},
+            json={},
         )
     assert response.status_code == 404
     assert response.json()["error"]["message"]

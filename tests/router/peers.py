@@ -32,6 +32,8 @@ from services.kernel.hosting import ServiceHost
 __all__ = [
     "ADMIN_KEY",
     "CLIENT_KEY",
+    "TRUSTED_KEY",
+    "VIEWER_KEY",
     "KeyVaultDouble",
     "MetricsDouble",
     "Peer",
@@ -41,15 +43,19 @@ __all__ = [
 
 CLIENT_KEY = "sk-agp-in-process-test-client-key"
 ADMIN_KEY = "sk-agp-in-process-test-admin-key"
+VIEWER_KEY = "sk-agp-in-process-test-viewer-key"
+# A client key allowed every governed pass-through parameter (store, service_tier, metadata).
+TRUSTED_KEY = "sk-agp-in-process-test-trusted-key"
 _HASH_KEY = b"h" * 32
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
-def _record(secret: str, key_id: str, role: kv_types.KeyRole.ValueType) -> ck_pb2.ClientKeyRecord:
+def _record(
+    secret: str, key_id: str, role: kv_types.KeyRole.ValueType, parameters: tuple[str, ...] = ()
+) -> ck_pb2.ClientKeyRecord:
     digest = hmac.new(_HASH_KEY, secret.encode(), hashlib.sha256).digest()
-    return ck_pb2.ClientKeyRecord(
-        secret_digest=digest, key=ck_pb2.ClientKey(key_id=key_id, name=key_id, role=role)
-    )
+    key = ck_pb2.ClientKey(key_id=key_id, name=key_id, role=role, allowed_parameters=parameters)
+    return ck_pb2.ClientKeyRecord(secret_digest=digest, key=key)
 
 
 class KeyVaultDouble(ck_grpc.ClientKeyServiceServicer, rc_grpc.RoutingConfigServiceServicer):
@@ -62,6 +68,13 @@ class KeyVaultDouble(ck_grpc.ClientKeyServiceServicer, rc_grpc.RoutingConfigServ
             keys=[
                 _record(CLIENT_KEY, "k1", kv_types.KEY_ROLE_CLIENT),
                 _record(ADMIN_KEY, "admin", kv_types.KEY_ROLE_ADMIN),
+                _record(VIEWER_KEY, "viewer", kv_types.KEY_ROLE_VIEWER),
+                _record(
+                    TRUSTED_KEY,
+                    "trusted",
+                    kv_types.KEY_ROLE_CLIENT,
+                    ("store", "service_tier", "metadata"),
+                ),
             ],
         )
         self.revision = rc_pb2.RoutingConfigRevision()  # version 0: nothing stored

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from services.kernel.errors import GatewayError
@@ -56,3 +57,24 @@ def test_unknown_fields_survive_and_stream_is_read() -> None:
     assert parsed.stream is True
     assert parsed.model == "mock/echo"
     assert parsed.body["vendor_knob"] == {"a": 1}
+
+
+@pytest.mark.parametrize("name", ["max_tokens", "max_completion_tokens", "n"])
+@pytest.mark.parametrize("value", [0, -1, 10**15, 2**63 - 1, 1.5, "100", True])
+def test_numbers_admission_estimates_from_are_bounded(name: str, value: object) -> None:
+    body = {"model": "mock/echo", "messages": [{"role": "user", "content": "hi"}], name: value}
+    error = _error(orjson.dumps(body))
+    assert (error.http_status, error.code, error.param) == (400, f"invalid_{name}", name)
+
+
+@pytest.mark.parametrize("name", ["max_tokens", "max_completion_tokens", "n"])
+def test_in_range_and_null_numbers_pass(name: str) -> None:
+    for value in (1, 128, None):
+        raw = (
+            b'{"model": "mock/echo", "messages": [{"role": "user", "content": "hi"}], "'
+            + name.encode()
+            + b'": '
+            + (b"null" if value is None else str(value).encode())
+            + b"}"
+        )
+        assert parse_body(raw, CHAT, max_bytes=1000).body.get(name) == value

@@ -19,7 +19,7 @@ from agentopia.v1 import openai_compat_service_pb2 as oc_pb2
 from agentopia.v1 import provider_service_pb2 as pv_pb2
 from google.api import httpbody_pb2
 
-from services.kernel.errors import GatewayError
+from services.kernel.errors import MAX_FIELD_CHARS, MAX_MESSAGE_CHARS, GatewayError
 from services.provider.client import ALL_CAPABILITIES
 from services.router.errors import ERROR_BODY_KEY, HTTP_STATUS_KEY
 from services.router.routing.capabilities import CHAT, STREAMING, VISION
@@ -114,3 +114,51 @@ async def test_typed_models_carry_capabilities_as_the_enum(broken: Broken) -> No
     assert {CHAT, STREAMING, VISION} <= set(reply.model.capabilities)
     listed = await stub.ListModels(inf_pb2.ListModelsRequest(), metadata=(AUTH,))
     assert any(m.id == "mock/echo" and m.capabilities for m in listed.models)
+
+
+async def test_client_strings_quoted_in_errors_are_clipped(broken: Broken) -> None:
+    """A 60 KB model name or field name must come back as its own 4xx — with the quote
+    clipped — not as a 5xx because the error outgrew the trailers it travels in."""
+    long_name = "m" * 60_000
+    cases = [
+        ({"model": f"mock/{long_name}", "messages": [{"role": "user", "content": "hi"}]}, 404),
+        (
+            {
+                "model": "mock/echo",
+                "messages": [{"role": "user", "content": "hi"}],
+                "agentopia": {"requirements": {long_name: 1}},
+            },
+            400,
+        ),
+    ]
+    for body, status in cases:
+        call = broken.stack.stub.ChatCompletions(
+            httpbody_pb2.HttpBody(content_type="application/json", data=orjson.dumps(body)),
+            metadata=(AUTH,),
+        )
+        try:
+            await call.read()
+        except grpc.aio.AioRpcError as error:
+            trailers = _trailers(error)
+            assert trailers[HTTP_STATUS_KEY] == str(status)
+            failure = GatewayError.from_rpc_error(error)
+            assert len(failure.message) <= MAX_MESSAGE_CHARS
+            assert failure.message.endswith("…") or long_name not in failure.message
+            assert len(trailers[ERROR_BODY_KEY]) < 8 * 1024
+        else:
+            raise AssertionError("the request must fail")
+
+
+def test_every_field_of_an_error_is_bounded() -> None:
+    error = GatewayError(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "invalid_request",
+        "x" * 10_000,
+        param="p" * 10_000,
+        metadata={"quoted": "q" * 10_000, "short": "ok"},
+    )
+    assert len(error.message) == MAX_MESSAGE_CHARS and error.message.endswith("…")
+    assert error.param is not None and len(error.param) == MAX_FIELD_CHARS
+    assert len(error.metadata["quoted"]) == MAX_FIELD_CHARS
+    assert error.metadata["short"] == "ok"
+    assert len(error.to_status_proto().SerializeToString()) < 4 * 1024

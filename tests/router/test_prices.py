@@ -20,6 +20,7 @@ from services.router.admission import Admission
 from services.router.routing import select
 from services.router.routing.loader import parse_registry
 from services.router.routing.requirements import NO_REQUIREMENTS
+from services.router.routing.tokens import profile_request
 from services.router.usage import price_event
 from tests.router.routing.helpers import HEADER, model_toml, price_table, profile, registry_from
 
@@ -94,3 +95,31 @@ def test_an_unpriced_event_stays_unpriced() -> None:
     )
     assert price_event(event, default_table(), upstream_model="nobody-prices-me") is None
     assert event.cost_usd == ""
+
+
+async def test_every_choice_is_reserved(limiter: Limiter) -> None:
+    """`n` choices are n outputs, each billed: the reservation holds all of them."""
+    caps = ("chat", "multiple_choices")
+    registry = parse_registry(
+        HEADER + model_toml("gpt-4o", output=16_384, caps=caps), prices=default_table()
+    )
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 500}
+    one = profile_request(body)
+    three = profile_request({**body, "n": 3})
+    assert (one.choices, three.choices) == (1, 3)
+    admission = Admission(limiter, default_table())
+    principal = _principal(Limits(tpm=1_000_000, budget_micros=100_000_000))
+    single = await admission.admit(principal, select(registry, "gpt-4o", NO_REQUIREMENTS, one))
+    triple = await admission.admit(principal, select(registry, "gpt-4o", NO_REQUIREMENTS, three))
+    assert single is not None and triple is not None
+    assert triple.tokens - single.tokens == 2 * 500
+    billed = price(
+        "gpt-4o",
+        UsageTokens(prompt_tokens=three.prompt_tokens, completion_tokens=3 * 500),
+        provider="openai",
+    )
+    assert triple.cost_micros == math.ceil(billed.cost_usd * 1_000_000)  # type: ignore[union-attr]
+    legacy = profile_request(
+        {"model": "m", "prompt": "x", "n": 2, "best_of": 5}, operation="completions"
+    )
+    assert legacy.choices == 5

@@ -41,15 +41,19 @@ def banner(
     logs: str,
     console_dir: pathlib.Path | None = None,
     topology: str = SPLIT,
+    docs_dir: pathlib.Path | None = None,
 ) -> str:
     """`console_dir`: the built console, announced only when it exists; `topology`:
-    which one runs (AGENTOPIA_TOPOLOGY, docs/topologies.md)."""
+    which one runs (AGENTOPIA_TOPOLOGY, docs/topologies.md); `docs_dir`: the API docs
+    site (Swagger UI at /docs), announced when the edge serves it."""
     base = f"http://{edge}/v1"
     console = (
-        f"  Console          http://{edge}/\n"
+        f"  Console          http://{edge}/   (sign in with the admin key)\n"
         if console_dir is not None and (console_dir / "index.html").is_file()
         else ""
     )
+    if docs_dir is not None:
+        console += f"  API docs         http://{edge}/docs   (Authorize with the admin key)\n"
     body = json.dumps({"model": model, "messages": [{"role": "user", "content": "Hello!"}]})
     stream_body = body[:-1] + ', "stream": true}'
     return f"""

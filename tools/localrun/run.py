@@ -23,6 +23,9 @@ presents to lease provider keys from the key vault) is the caller's when set,
 otherwise a new one per run, never written to disk. It reaches the key vault and the
 provider service through the environment; on one machine every program runs as the
 same user, so scoping it further would add nothing (the Helm chart does scope it).
+
+Workload identities (tools/localrun/identities.py): every service gets a new token
+per run and every internal RPC is checked against the peer table, as in the chart.
 """
 
 from __future__ import annotations
@@ -36,11 +39,12 @@ import threading
 from collections.abc import Mapping
 
 from gateway.probe import grpc_probe, http_probe
-from gateway.settings import REPO_ROOT, console_from_env
+from gateway.settings import REPO_ROOT, console_from_env, docs_from_env
 from services.colocated.topology import COLOCATED, TOPOLOGY_VAR, topology_from_env
 from services.kernel.config import ConfigError
 from tools.localrun.banner import banner, first_model
 from tools.localrun.edge import edge_address, edge_port_file, edge_program
+from tools.localrun.identities import with_identities
 from tools.localrun.supervisor import Program, StartFailure, Supervisor
 
 __all__ = [
@@ -116,6 +120,7 @@ def mesh_env(environ: Mapping[str, str]) -> tuple[dict[str, str], str]:
     env["AGENTOPIA_ADMIN_KEY"], note = admin_key(env, data)
     if not env.get(SERVICE_TOKEN_VAR):
         env[SERVICE_TOKEN_VAR] = secrets.token_urlsafe(32)  # one per run
+    with_identities(env)
     return env, note
 
 
@@ -133,7 +138,11 @@ def mesh_programs(env: Mapping[str, str]) -> list[Program]:
         Program(
             name,
             (python, "-m", module),
-            env={"AGENTOPIA_PROMETHEUS_PORT": prometheus, "OTEL_SERVICE_NAME": f"agentopia-{name}"},
+            env={
+                "AGENTOPIA_PROMETHEUS_PORT": prometheus,
+                "OTEL_SERVICE_NAME": f"agentopia-{name}",
+                "AGENTOPIA_IDENTITY_NAME": name,
+            },
             ready=grpc_probe(env[listen_var]),
             priority=_PRIORITY[name],
         )
@@ -186,6 +195,7 @@ def run(
                 model=model,
                 logs=str(log_dir),
                 console_dir=console_from_env(env),
+                docs_dir=docs_from_env(env),
                 topology=topology_from_env(env),
             )
             _say(text)

@@ -114,12 +114,37 @@ app.kubernetes.io/managed-by: {{ (index . 0).Release.Service }}
 app.kubernetes.io/part-of: agentopia
 {{- end }}
 
+{{- /* (list $ NAME): images.NAME when set (a full reference), else REGISTRY/NAME:TAG
+       with image.registry (one image per service), else image.repository; image.digest
+       pins the latter two. */}}
 {{- define "agentopia.image" -}}
-{{- $image := .Values.image }}
-{{- if $image.digest }}
-{{- printf "%s@%s" $image.repository $image.digest }}
+{{- $root := index . 0 }}
+{{- $image := $root.Values.image }}
+{{- with index ($root.Values.images | default dict) (index $ 1) }}
+{{- . }}
 {{- else }}
-{{- printf "%s:%s" $image.repository (default .Chart.AppVersion $image.tag) }}
+{{- $repository := $image.repository }}
+{{- with $image.registry }}
+{{- $repository = printf "%s/%s" (trimSuffix "/" .) (index $ 1) }}
+{{- end }}
+{{- if $image.digest }}
+{{- printf "%s@%s" $repository $image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repository (default $root.Chart.AppVersion $image.tag) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- /* The limits store's URL as an env entry's value part, "" when none is set. */}}
+{{- define "agentopia.limitsRedisEnv" -}}
+{{- $redis := .Values.limits.redis }}
+{{- if $redis.url }}
+value: {{ $redis.url | quote }}
+{{- else if $redis.urlSecret.name }}
+valueFrom:
+  secretKeyRef: {name: {{ $redis.urlSecret.name }}, key: {{ $redis.urlSecret.key }}}
+{{- else if $redis.deploy }}
+value: {{ printf "redis://%s-limits-redis.%s.svc.cluster.local:6379/0" (include "agentopia.fullname" .) .Release.Namespace | quote }}
 {{- end }}
 {{- end }}
 
@@ -198,6 +223,27 @@ app.kubernetes.io/part-of: agentopia
       optional: true
       {{- end }}
 {{- end }}
+{{- if ne $name "edge" }}
+{{- $identity := ternary "colocated" $name (and (eq $name "router") (include "agentopia.runsProvider" (list $root $name) | eq "true")) }}
+- name: AGENTOPIA_IDENTITY_NAME
+  value: {{ $identity }}
+- name: AGENTOPIA_IDENTITY_REQUIRED
+  value: {{ $root.Values.identity.required | quote }}
+- name: AGENTOPIA_IDENTITY_TOKEN
+  valueFrom:
+    secretKeyRef: {name: {{ $root.Values.identity.secretName }}, key: {{ $identity }}}
+- name: AGENTOPIA_IDENTITY_PEERS
+  valueFrom:
+    secretKeyRef: {name: {{ $root.Values.identity.secretName }}, key: peers}
+{{- end }}
+{{- if has $name (list "router" "keyvault") }}
+{{- with include "agentopia.limitsRedisEnv" $root }}
+- name: AGENTOPIA_LIMITS_REDIS_URL
+  {{- . | nindent 2 }}
+- name: AGENTOPIA_LIMITS_PREFIX
+  value: {{ $root.Values.limits.redis.prefix | quote }}
+{{- end }}
+{{- end }}
 {{- with $root.Values.serviceToken }}
 {{- if and .existingSecret (or (eq $name "keyvault") (include "agentopia.runsProvider" (list $root $name))) }}
 - name: AGENTOPIA_KEYVAULT_SERVICE_TOKEN
@@ -224,3 +270,41 @@ periodSeconds: {{ $timing.periodSeconds }}
 failureThreshold: {{ $timing.failureThreshold }}
 timeoutSeconds: {{ default 2 $timing.timeoutSeconds }}
 {{- end }}
+
+{{- /* (list $ NAME): the Cloud SQL Auth Proxy as a native sidecar (an init container
+       that keeps running: it starts before the service and stops after it), for the
+       components that own a database, when cloudSqlProxy.enabled. */}}
+{{- define "agentopia.cloudSqlProxy" -}}
+{{- $root := index . 0 }}
+{{- $proxy := $root.Values.cloudSqlProxy }}
+{{- if and $proxy.enabled (has (index . 1) (list "keyvault" "metrics")) }}
+{{- if not $proxy.instance }}
+{{- fail "cloudSqlProxy.enabled needs cloudSqlProxy.instance (PROJECT:REGION:INSTANCE)" }}
+{{- end }}
+- name: cloud-sql-proxy
+  image: {{ $proxy.image | quote }}
+  restartPolicy: Always
+  args:
+    - --auto-iam-authn
+    - --structured-logs
+    - --port={{ $proxy.port }}
+    - --health-check
+    - --http-address=0.0.0.0
+    {{- if $proxy.privateIp }}
+    - --private-ip
+    {{- end }}
+    - {{ $proxy.instance | quote }}
+  startupProbe:
+    httpGet: {path: /startup, port: 9090}
+    periodSeconds: 1
+    failureThreshold: 60
+  livenessProbe:
+    httpGet: {path: /liveness, port: 9090}
+    periodSeconds: 10
+  resources:
+    {{- toYaml $proxy.resources | nindent 4 }}
+  securityContext:
+    {{- toYaml $root.Values.securityContext | nindent 4 }}
+{{- end }}
+{{- end }}
+

@@ -35,12 +35,18 @@ def open_limiter(
     prefix: str = "agentopia:limits",
     window_s: float = 60.0,
     reservation_ttl_s: float = 600.0,
+    timeout_s: float = 1.0,
 ) -> Limiter:
-    """Redis when a URL is given (shared by all replicas), else in-process."""
+    """Redis when a URL is given (shared by all replicas; every Redis operation bounded
+    by `timeout_s`), else in-process."""
     if redis_url:
         from keyvault.client.limits.redis_limiter import RedisLimiter  # noqa: PLC0415
 
         return RedisLimiter.from_url(
-            redis_url, prefix=prefix, window_s=window_s, reservation_ttl_s=reservation_ttl_s
+            redis_url,
+            prefix=prefix,
+            window_s=window_s,
+            reservation_ttl_s=reservation_ttl_s,
+            timeout_s=timeout_s,
         )
     return MemoryLimiter(window_s=window_s, reservation_ttl_s=reservation_ttl_s)

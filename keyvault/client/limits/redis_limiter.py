@@ -51,11 +51,26 @@ class RedisLimiter:
         self._script = client.register_script(_SCRIPT)
 
     @classmethod
-    def from_url(cls, url: str, *, max_connections: int = 50, **options: Any) -> RedisLimiter:
-        """A limiter on its own pool; callers beyond `max_connections` wait for a connection
-        (up to 5 s) instead of failing."""
+    def from_url(
+        cls,
+        url: str,
+        *,
+        max_connections: int = 50,
+        timeout_s: float = 1.0,
+        queue_timeout_s: float = 5.0,
+        **options: Any,
+    ) -> RedisLimiter:
+        """A limiter on its own pool. Every connect, read and write is bounded by
+        `timeout_s`: a black-holed Redis fails admission closed within the bound (503
+        `limits_unavailable`) instead of stalling every request behind it. Callers
+        beyond `max_connections` queue for a connection up to `queue_timeout_s` (a
+        burst waits its turn; each turn is itself bounded)."""
         pool = aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=max_connections, timeout=5
+            url,
+            max_connections=max_connections,
+            timeout=queue_timeout_s,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
         )
         return cls(aioredis.Redis(connection_pool=pool), **options)
 

@@ -36,7 +36,10 @@ from keyvault.client.provider_keys.errors import credential_not_found, no_usable
 from keyvault.client.provider_keys.index import KeyIndex
 from keyvault.client.provider_keys.reporter import Outcome, OutcomeReporter
 from keyvault.client.provider_keys.settings import LeaseSettings
+from services.kernel.channels import raw_channel
 from services.kernel.hosting import channel_options
+from services.kernel.identity import IdentitySettings
+from services.kernel.watch import Backoff, follow_forever
 
 __all__ = ["ProviderKeyLease"]
 
@@ -51,7 +54,7 @@ _FIRST_BACKOFF_S = 0.1
 _MAX_BACKOFF_S = 5.0
 
 
-def _open_channel(target: str) -> grpc.aio.Channel:
+def _open_channel(target: str, identity: IdentitySettings) -> grpc.aio.Channel:
     # Reconnect quickly after a key-vault restart (gRPC's default backoff grows to 120 s).
     options = [
         *channel_options(16 * 1024 * 1024),
@@ -59,7 +62,8 @@ def _open_channel(target: str) -> grpc.aio.Channel:
         ("grpc.min_reconnect_backoff_ms", 100),
         ("grpc.max_reconnect_backoff_ms", 2000),
     ]
-    return grpc.aio.insecure_channel(target, options=options)
+    # Mutual TLS when this workload has certificates (the token rides in _metadata).
+    return raw_channel(target, options=options, identity=identity)
 
 
 class ProviderKeyLease:
@@ -78,9 +82,14 @@ class ProviderKeyLease:
     ) -> None:
         self._settings = settings
         self._owns_channel = channel is None
-        self._channel = channel if channel is not None else _open_channel(settings.target)
+        self._channel = (
+            channel if channel is not None else _open_channel(settings.target, settings.identity)
+        )
         self._stub = kv_grpc.ProviderKeyServiceStub(self._channel)
-        self._metadata = (("authorization", f"Bearer {settings.service_token}"),)
+        self._metadata = (
+            ("authorization", f"Bearer {settings.service_token}"),
+            *settings.identity.call_metadata,
+        )
         self._request = kv_pb2.WatchProviderKeysRequest(
             watcher=settings.watcher, providers=tuple(providers)
         )
@@ -102,18 +111,21 @@ class ProviderKeyLease:
 
     async def follow(self) -> None:
         """Apply snapshots forever, reconnecting with capped backoff."""
-        delay = _FIRST_BACKOFF_S
-        while True:
-            try:
-                async for snapshot in self._stub.WatchProviderKeys(
-                    self._request, metadata=self._metadata
-                ):
-                    self.apply(snapshot)
-                    delay = _FIRST_BACKOFF_S
-            except grpc.aio.AioRpcError as error:
-                _log.warning("provider-key lease interrupted (%s)", error.code().name)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _MAX_BACKOFF_S)
+
+        async def once(backoff: Backoff) -> None:
+            async for snapshot in self._stub.WatchProviderKeys(
+                self._request, metadata=self._metadata
+            ):
+                self.apply(snapshot)
+                backoff.reset()
+
+        await follow_forever(
+            "provider-key lease",
+            once,
+            expected=(grpc.aio.AioRpcError,),
+            first_s=_FIRST_BACKOFF_S,
+            max_s=_MAX_BACKOFF_S,
+        )
 
     def apply(self, snapshot: kv_pb2.WatchProviderKeysResponse) -> None:
         self.index.apply(snapshot.keys, snapshot.version)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from services.kernel.config import ConfigError, env_float, env_int, env_str
+from services.kernel.identity import IdentitySettings
 
 __all__ = ["LeaseSettings"]
 
@@ -23,6 +24,8 @@ class LeaseSettings:
     lease_wait_s: float = 5.0  # at start-up, how long to wait for the first snapshot
     report_interval_s: float = 0.5  # outcome batches (401/403/429 are sent at once)
     report_buffer: int = 10_000  # outcomes kept while the key vault is away
+    # The workload identity the lease presents besides the service token.
+    identity: IdentitySettings = field(default_factory=lambda: IdentitySettings("provider"))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> LeaseSettings | None:
@@ -49,4 +52,5 @@ class LeaseSettings:
             report_buffer=env_int(
                 "AGENTOPIA_PROVIDER_KEY_REPORT_BUFFER", 10_000, source, minimum=1
             ),
+            identity=IdentitySettings.from_env("provider", source),
         )

@@ -14,7 +14,7 @@ import enum
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
@@ -39,11 +39,14 @@ __all__ = [
     "SseEvent",
     "SseEvents",
     "StreamEnd",
+    "Surface",
     "Timing",
+    "TokenCounter",
     "UpstreamHttp",
     "UpstreamResponse",
     "UpstreamStream",
     "Usage",
+    "native_surfaces",
 ]
 
 Json = dict[str, Any]
@@ -57,6 +60,17 @@ GATEWAY_KEY = "agentopia"
 class Operation(enum.StrEnum):
     CHAT = "chat"  # /v1/chat/completions
     COMPLETIONS = "completions"  # /v1/completions (legacy)
+    EMBEDDINGS = "embeddings"  # /v1/embeddings
+
+
+class Surface(enum.StrEnum):
+    """The wire format of `Call.body` and of what the adapter returns. UNIFIED is the
+    OpenAI shape every adapter speaks; an adapter that also takes a client format as
+    is lists it in `native_surfaces` (then the body is the client's own request, and
+    results and chunks are in that format: chunks carry their SSE `event` names)."""
+
+    UNIFIED = "unified"
+    MESSAGES = "messages"  # the Messages API (POST /v1/messages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +110,10 @@ class Call:
     # out of `body` so that no upstream ever sees them: e.g. per-request settings of
     # an adapter that reads its own (ProviderSpec.request_key).
     extensions: Mapping[str, Any] = field(default_factory=dict)
+    surface: Surface = Surface.UNIFIED
+    # The client's version and beta-feature headers (lower-case names), for a native
+    # surface's adapter to forward where the upstream understands them.
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def stream(self) -> bool:
@@ -126,18 +144,26 @@ class Chunk:
     `more` says that the next chunk is already at hand (it came in the same
     upstream read): the provider service sends chunks that arrive together as one
     message, and never waits for a chunk that has not arrived.
+    `event` is the SSE event name, set only on a native surface whose stream names its
+    events (the Messages API); unified chunks have none.
     """
 
-    __slots__ = ("_body", "_json", "more")
+    __slots__ = ("_body", "_json", "event", "more")
 
     def __init__(
-        self, body: Json | None = None, *, json: bytes | None = None, more: bool = False
+        self,
+        body: Json | None = None,
+        *,
+        json: bytes | None = None,
+        more: bool = False,
+        event: str | None = None,
     ) -> None:
         if body is None and json is None:
             raise ValueError("a Chunk needs a body or its JSON bytes")
         self._body = body
         self._json = json
         self.more = more
+        self.event = event
 
     @property
     def body(self) -> Json:
@@ -189,6 +215,22 @@ class Adapter(Protocol):
 
         Raises GatewayError before or between chunks; cancellation of the
         iterator must cancel the upstream request at once."""
+        ...
+
+
+def native_surfaces(adapter: Adapter) -> frozenset[Surface]:
+    """The client formats an adapter takes as is (`native_surfaces`, when it declares
+    one); every adapter speaks the unified format."""
+    declared: frozenset[Surface] = getattr(adapter, "native_surfaces", frozenset())
+    return declared
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    """An adapter whose upstream counts a native surface's input tokens itself."""
+
+    async def count_tokens(self, call: Call) -> int:
+        """Input tokens of `call.body` (in `call.surface`'s format)."""
         ...
 
 

@@ -22,6 +22,7 @@ from services.provider.client import (
 __all__ = [
     "CHAT",
     "COMPLETIONS",
+    "EMBEDDINGS",
     "JSON_MODE",
     "JSON_SCHEMA",
     "LOGPROBS",
@@ -49,6 +50,7 @@ JSON_MODE = Capability.CAPABILITY_JSON_MODE
 JSON_SCHEMA = Capability.CAPABILITY_JSON_SCHEMA
 LOGPROBS = Capability.CAPABILITY_LOGPROBS
 MULTIPLE_CHOICES = Capability.CAPABILITY_MULTIPLE_CHOICES
+EMBEDDINGS = Capability.CAPABILITY_EMBEDDINGS
 
 
 def parse_capabilities(names: Iterable[str]) -> Capabilities:

@@ -105,6 +105,7 @@ class CircuitBreaker:
         self._reopens = 0
         self._probes = 0  # probes admitted and not yet resolved
         self._probe_ok = 0
+        self._rate_limited = False  # opened by an upstream 429's Retry-After (trip)
 
     @property
     def state(self) -> CircuitState:
@@ -127,6 +128,11 @@ class CircuitBreaker:
         if self._state is CircuitState.HALF_OPEN:
             self._probes += 1
         return True
+
+    def rate_limited(self) -> bool:
+        """Open because the upstream rate-limited it with a Retry-After (`trip`), not
+        because it failed: callers are owed a 429, not a 503."""
+        return self._rate_limited and self.state is CircuitState.OPEN
 
     def retry_after_s(self) -> float:
         """Seconds until an open circuit admits probes (0 when not open)."""
@@ -169,6 +175,7 @@ class CircuitBreaker:
         request on this deployment's key would be refused until then)."""
         self._opened_at = self._clock()
         self._open_for = min(max(seconds, 0.0), self.config.max_open_s)
+        self._rate_limited = True
         self._set(CircuitState.OPEN)
 
     def force_half_open(self) -> None:
@@ -192,6 +199,7 @@ class CircuitBreaker:
         base = min(self.config.open_s * (2**self._reopens), self.config.max_open_s)
         self._open_for = max(base, retry_after_s or 0.0)
         self._opened_at = now
+        self._rate_limited = False
         self._set(CircuitState.OPEN)
 
     def _close(self) -> None:

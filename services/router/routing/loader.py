@@ -137,6 +137,7 @@ def _providers(table: Table) -> dict[str, ProviderDefaults]:
             name=name,
             passthrough=sub.boolean("passthrough", default=True),
             timeout_s=sub.number("timeout_s", default=60.0, positive=True),
+            total_timeout_s=sub.number("total_timeout_s", default=600.0, positive=True),
             key_pool=sub.string("key_pool", default=""),
             region=sub.string("region", default=""),
         )
@@ -234,6 +235,9 @@ def _deployment(
         weight=sub.integer("weight", minimum=0, default=1),
         region=sub.string("region", default=defaults.region),
         timeout_s=sub.number("timeout_s", default=defaults.timeout_s, positive=True),
+        total_timeout_s=sub.number(
+            "total_timeout_s", default=defaults.total_timeout_s, positive=True
+        ),
         key_pool=sub.string("key_pool", default=defaults.key_pool),
     )
     sub.done()
@@ -250,6 +254,7 @@ def _default_deployment(
         upstream_id=upstream,
         region=defaults.region,
         timeout_s=defaults.timeout_s,
+        total_timeout_s=defaults.total_timeout_s,
         key_pool=defaults.key_pool,
     )
 

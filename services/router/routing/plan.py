@@ -50,6 +50,7 @@ from services.router.routing.retry import (
     classify,
     is_operator_error,
     is_timeout,
+    is_total_timeout,
     may_retry,
     rate_limit_wait,
 )
@@ -57,6 +58,8 @@ from services.router.routing.selection import Decision
 from services.router.routing.state import RoutingState
 
 __all__ = ["Attempt", "AttemptKind", "Plan", "Planner"]
+
+_LIMIT_MARGIN_S = 2.0
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -74,7 +77,9 @@ class Attempt:
         "_first_byte_at",
         "_lease",
         "_plan",
+        "deadline_bound",
         "deployment",
+        "first_byte_timeout_s",
         "kind",
         "model",
         "number",
@@ -93,6 +98,8 @@ class Attempt:
         number: int,
         kind: AttemptKind,
         timeout_s: float,
+        first_byte_timeout_s: float | None = None,
+        deadline_bound: bool = False,
     ) -> None:
         self._plan = plan
         self._lease = lease
@@ -100,10 +107,25 @@ class Attempt:
         self.deployment = deployment
         self.number = number
         self.kind = kind
+        # The attempt's whole time (its gRPC deadline) and its time to a first byte,
+        # each the deployment's limit or what is left of the caller's deadline.
         self.timeout_s = timeout_s
+        self.first_byte_timeout_s = (
+            timeout_s if first_byte_timeout_s is None else first_byte_timeout_s
+        )
+        # The caller's deadline, not the deployment's limits, bounds this attempt: a
+        # timeout then is not the deployment's fault.
+        self.deadline_bound = deadline_bound
         self.started = plan.clock()
         self._first_byte_at: float | None = None
         self.outcome: str | None = None  # "success" | an error code | "abandoned"
+
+    @property
+    def grpc_timeout_s(self) -> float:
+        """The deadline of the call to the provider service: the attempt's time, plus a
+        margin when the deployment's own limit is what ends it, so that the provider
+        service (which enforces it upstream) reports which limit it was."""
+        return self.timeout_s if self.deadline_bound else self.timeout_s + _LIMIT_MARGIN_S
 
     # What the provider service's Invocation needs.
     @property
@@ -169,9 +191,11 @@ class Planner:
         self.state = state
         self._sleep = sleep
 
-    def attempts(self, decision: Decision, *, deadline_s: float | None = None) -> Plan:
+    def attempts(
+        self, decision: Decision, *, deadline_s: float | None = None, stream: bool = False
+    ) -> Plan:
         """The attempts for `decision`; `deadline_s` = seconds left on the caller's deadline."""
-        return Plan(self.state, decision, deadline_s=deadline_s, sleep=self._sleep)
+        return Plan(self.state, decision, deadline_s=deadline_s, sleep=self._sleep, stream=stream)
 
 
 class Plan:
@@ -184,9 +208,11 @@ class Plan:
         *,
         deadline_s: float | None,
         sleep: Sleep,
+        stream: bool = False,
     ) -> None:
         self.state = state
         self.decision = decision
+        self.stream = stream
         self.policy = state.config.retry
         self.clock = state.clock
         self._sleep = sleep
@@ -253,7 +279,7 @@ class Plan:
             if self.deadline is not None and self.clock() + delay >= self.deadline:
                 raise self._final(out_of_time=True)
             await self._sleep(delay)
-        timeout = self._timeout(dep)
+        total, first_byte, bound = self._timeouts(dep)
         breaker = self.state.breaker(dep)
         if not breaker.try_acquire():  # the circuit changed while we slept
             self._tried.add(dep.id)
@@ -263,7 +289,17 @@ class Plan:
         self._tried.add(dep.id)
         lease = self.state.balancer(model).acquire(dep)
         number = len(self.attempts) + 1
-        return Attempt(self, model, dep, lease, number=number, kind=kind, timeout_s=timeout)
+        return Attempt(
+            self,
+            model,
+            dep,
+            lease,
+            number=number,
+            kind=kind,
+            timeout_s=total,
+            first_byte_timeout_s=first_byte,
+            deadline_bound=bound,
+        )
 
     def _fresh_choice(self) -> tuple[Model, Deployment, AttemptKind, float] | None:
         """The next untried deployment: this model's siblings, then the next model."""
@@ -317,13 +353,17 @@ class Plan:
         elif kind is AttemptKind.FAILOVER:
             self.failovers += 1
 
-    def _timeout(self, dep: Deployment) -> float:
+    def _timeouts(self, dep: Deployment) -> tuple[float, float, bool]:
+        """(total, first byte, bound by the caller's deadline) for an attempt on `dep`.
+        A non-streaming answer's first byte is its end: only the total applies."""
+        total = max(dep.total_timeout_s, dep.timeout_s)
+        first_byte = dep.timeout_s if self.stream else total
         if self.deadline is None:
-            return dep.timeout_s
+            return total, first_byte, False
         left = self.deadline - self.clock()
         if left < self.policy.min_attempt_timeout_s:
             raise self._final(out_of_time=True)
-        return min(dep.timeout_s, left)
+        return min(total, left), min(first_byte, left), left < first_byte
 
     def _final(self, *, out_of_time: bool = False) -> GatewayError:
         if self.last_error is not None:
@@ -332,7 +372,10 @@ class Plan:
             self._stop = _deadline_error()
         else:
             wait = self.state.retry_after_s(self._models)
-            self._stop = _no_healthy(self.decision.requested, wait)
+            if self.state.all_rate_limited(self._models):
+                self._stop = _rate_limited(self.decision.requested, wait)
+            else:
+                self._stop = _no_healthy(self.decision.requested, wait)
         return self._stop
 
     # ---- outcomes
@@ -348,13 +391,14 @@ class Plan:
         self.last_error = error
         disposition = classify(error)
         breaker = self.state.breaker(attempt.deployment)
-        cut_short = attempt.timeout_s < attempt.deployment.timeout_s and is_timeout(error)
-        timed_out = is_timeout(error) and not cut_short
+        # Our deadline, or the whole-generation limit, ended it: not the deployment's fault.
+        not_its_fault = is_timeout(error) and (attempt.deadline_bound or is_total_timeout(error))
+        timed_out = is_timeout(error) and not not_its_fault
         attempt._finish(error.code, attempt.elapsed_ms() if timed_out else None)
-        if disposition is Disposition.RETRY and not cut_short:
+        if disposition is Disposition.RETRY and not not_its_fault:
             self._record_failure(attempt, error)
-        elif disposition is Disposition.RETRY:
-            breaker.record_abandoned()  # our deadline ran out, not the deployment's fault
+        elif disposition is Disposition.RETRY or not_its_fault:
+            breaker.record_abandoned()
         else:
             breaker.record_success()  # it answered; the request was the problem
         if disposition is Disposition.FINAL or not may_retry(
@@ -389,6 +433,20 @@ def _deadline_error() -> GatewayError:
         message="The request's deadline passed before a model could answer. "
         "Allow more time or use a faster model.",
         retryable=True,
+    )
+
+
+def _rate_limited(requested: str, retry_after_s: float) -> GatewayError:
+    """Every deployment is cooling down on its provider's Retry-After: the same 429 the
+    provider gave, with the cool-down that remains."""
+    return GatewayError(
+        status=grpc.StatusCode.RESOURCE_EXHAUSTED,
+        code="upstream_rate_limited",
+        message=f"Every deployment that could serve {requested!r} is rate-limited by its "
+        "provider. Retry after the indicated delay.",
+        http_status=429,
+        retryable=True,
+        retry_after_s=max(round(retry_after_s, 3), 0.001),
     )
 
 

@@ -67,11 +67,13 @@ def estimate_usd(
     at: dt.datetime | None = None,
 ) -> Decimal | None:
     """The most a request of this size can cost on any of `routes` ((provider,
-    upstream id) pairs, e.g. a model's deployments), priced exactly as billing
-    prices fresh prompt and completion tokens (the same rates, the long-context
-    rates above their threshold, exact decimal arithmetic); None when any route is
-    unpriced (its spend cannot be bounded). Computed from the rates directly: the
-    admission path runs it for every candidate of every request."""
+    upstream id) pairs, e.g. a model's deployments), priced as billing prices it
+    (the same rates, the long-context rates above their threshold, exact decimal
+    arithmetic) with every prompt token at the dearest rate a prompt token can be
+    billed (a cache write may cost more than fresh input) and every completion
+    token at the dearest output rate (reasoning, where billed apart); None when any
+    route is unpriced (its spend cannot be bounded). Computed from the rates
+    directly: the admission path runs it for every candidate of every request."""
     when = at or dt.datetime.now(dt.UTC)
     prompt, completion = Decimal(prompt_tokens), Decimal(completion_tokens)
     highest: Decimal | None = None
@@ -80,8 +82,10 @@ def estimate_usd(
         if entry is None:
             return None
         rates = entry.rates_for(prompt_tokens)
+        prompt_rate = max(rates.input, rates.cache_write or rates.input)
+        output_rate = max(rates.output, rates.reasoning or rates.output)
         tokens_cost = _EXACT.add(
-            _EXACT.multiply(prompt, rates.input), _EXACT.multiply(completion, rates.output)
+            _EXACT.multiply(prompt, prompt_rate), _EXACT.multiply(completion, output_rate)
         )
         cost = _EXACT.divide(tokens_cost, _PER_MILLION)
         highest = cost if highest is None or cost > highest else highest

@@ -68,7 +68,12 @@ class Deployment:
     upstream_id: str
     weight: int = 1
     region: str = ""
+    # Until the upstream's first byte: a slow or stuck deployment (retried elsewhere,
+    # counted against it).
     timeout_s: float = 60.0
+    # The whole exchange: a long generation ends here, neither retried (the upstream
+    # did the work) nor counted against the deployment.
+    total_timeout_s: float = 600.0
     key_pool: str = ""  # credential id/pool at the provider service; "" = its default
 
 
@@ -110,6 +115,7 @@ class ProviderDefaults:
     name: str
     passthrough: bool = True
     timeout_s: float = 60.0
+    total_timeout_s: float = 600.0
     key_pool: str = ""
     region: str = ""
 
@@ -178,6 +184,17 @@ class Registry:
             return Resolution(name, passthrough[0], (passthrough[1],))
         raise _model_not_found(name, self)
 
+    def metric_label(self, name: str) -> str:
+        """`name` as a metric label value: itself when configured (a model, an alias,
+        `auto`), `<provider>/*` for a passthrough name, else `other` — clients choose
+        these names, and a label value per name would grow without bound."""
+        if name in self.models or name in self.aliases or name == AUTO:
+            return name
+        provider, sep, _ = name.partition("/")
+        if sep and provider in self.providers:
+            return f"{provider}/*"
+        return "other"
+
     def _passthrough(self, name: str) -> tuple[ResolutionKind, Model] | None:
         provider, sep, upstream = name.partition("/")
         defaults = self.providers.get(provider)
@@ -226,6 +243,7 @@ def _synthesize(name: str, upstream: str, defaults: ProviderDefaults, prices: Pr
         upstream_id=upstream,
         region=defaults.region,
         timeout_s=defaults.timeout_s,
+        total_timeout_s=defaults.total_timeout_s,
         key_pool=defaults.key_pool,
     )
     return Model(

@@ -37,7 +37,9 @@ __all__ = [
     "RetryPolicy",
     "classify",
     "counts_against_health",
+    "is_total_timeout",
     "may_retry",
+    "maybe_billed_failure",
 ]
 
 
@@ -71,6 +73,10 @@ _TRANSIENT_STATUS = frozenset(
 
 
 def classify(error: GatewayError) -> Disposition:
+    if is_total_timeout(error):
+        # The generation outlived its limit: the upstream did the work (and may bill
+        # it); running it again elsewhere would double the spend for the same end.
+        return Disposition.FINAL
     if _is_context_error(error):
         return Disposition.LARGER_CONTEXT
     if error.retryable or error.status in _TRANSIENT_STATUS or error.code in _OPERATOR_CODES:
@@ -94,6 +100,23 @@ def rate_limit_wait(error: GatewayError) -> float | None:
 def counts_against_health(error: GatewayError) -> bool:
     """Does this failure say something is wrong with the deployment (breaker food)?"""
     return classify(error) is Disposition.RETRY
+
+
+# Failures after which the upstream may have generated (and billed) an answer nobody
+# received: the request was sent, and no answer said it was refused.
+_MAYBE_BILLED_CODES = frozenset({"upstream_timeout", "upstream_connection_lost", "timeout"})
+
+
+def maybe_billed_failure(error: GatewayError) -> bool:
+    """Could the upstream have billed this failed attempt? (Refusals, connect
+    failures and answered errors bill nothing; a timeout or a connection lost after
+    sending may have.)"""
+    return error.code in _MAYBE_BILLED_CODES or error.status is grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+def is_total_timeout(error: GatewayError) -> bool:
+    """The whole-exchange limit ended the call (not a slow first byte)."""
+    return error.code == "upstream_timeout" and error.metadata.get("phase") == "total"
 
 
 def is_timeout(error: GatewayError) -> bool:

@@ -25,7 +25,7 @@ from typing import Protocol
 import grpc
 
 from services.kernel.errors import GatewayError
-from services.router.routing.capabilities import spell_all
+from services.router.routing.capabilities import EMBEDDINGS, spell_all
 from services.router.routing.registry import Model, Registry, ResolutionKind
 from services.router.routing.requirements import Prefer, Requirements
 from services.router.routing.tokens import RequestProfile
@@ -97,6 +97,8 @@ def select(
     resolution = registry.resolve(requested)
     _check_providers(registry, requirements)
     pool = _pool(registry, resolution.kind, resolution.models)
+    if resolution.kind is ResolutionKind.AUTO:  # `auto` never mixes the two kinds
+        pool = [m for m in pool if _same_kind(m, profile)]
     judge = _Judge(registry, requirements, profile, scopes, health)
     excluded: list[Exclusion] = []
     eligible: list[Model] = []
@@ -144,6 +146,14 @@ def _pool(registry: Registry, kind: ResolutionKind, models: tuple[Model, ...]) -
         pool.append(model)
         queue += [f for name in model.fallbacks if (f := registry.model(name)) is not None]
     return pool
+
+
+def _same_kind(model: Model, profile: RequestProfile) -> bool:
+    """An embeddings request and an embedding model, or neither: `auto` keeps the other
+    kind out of its pool altogether (a named model of the wrong kind is still judged,
+    and refused with the capability it lacks)."""
+    wants = EMBEDDINGS in profile.capabilities
+    return model.capabilities is None or (EMBEDDINGS in model.capabilities) == wants
 
 
 def _check_providers(registry: Registry, requirements: Requirements) -> None:

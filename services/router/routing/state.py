@@ -150,6 +150,11 @@ class RoutingState:
     def model_latency_ms(self, model: Model) -> float | None:
         return self.balancer(model).latency_ms()
 
+    def all_rate_limited(self, models: Iterable[Model]) -> bool:
+        """Is every serving deployment of `models` cooling down after an upstream 429?"""
+        breakers = [self.breaker(d) for m in models for d in m.deployments if d.weight > 0]
+        return bool(breakers) and all(b.rate_limited() for b in breakers)
+
     def retry_after_s(self, models: Iterable[Model]) -> float:
         """Seconds until the soonest open circuit among `models` admits probes."""
         waits = [self.breaker(d).retry_after_s() for m in models for d in m.deployments]

@@ -40,6 +40,7 @@ import orjson
 from services.router.routing.capabilities import (
     CHAT,
     COMPLETIONS,
+    EMBEDDINGS,
     JSON_MODE,
     JSON_SCHEMA,
     LOGPROBS,
@@ -157,6 +158,9 @@ class RequestProfile:
     max_output_tokens: int | None  # the client's max_completion_tokens / max_tokens
     capabilities: Capabilities
     stream: bool = False
+    # `n` (chat) or `n`/`best_of` (legacy completions): each choice is billed its own
+    # output, so output estimates are multiplied by this.
+    choices: int = 1
 
 
 TextCounter = Callable[[str], int]
@@ -178,6 +182,8 @@ def profile_request(
     images = 0
     if operation == "completions":
         fixed += _prompt_texts(body.get("prompt"), texts)
+    elif operation == "embeddings":  # same input shapes as legacy prompts
+        fixed += _prompt_texts(body.get("input"), texts)
     else:
         fixed += REPLY_PRIMING
         for message in _list(body.get("messages")):
@@ -196,6 +202,16 @@ def profile_request(
         max_output_tokens=_max_output(body),
         capabilities=_needed(body, operation, has_images=images > 0, has_tools=bool(tools)),
         stream=body.get("stream") is True,
+        choices=_choices(body),
+    )
+
+
+def _choices(body: Mapping[str, Any]) -> int:
+    """How many outputs the upstream generates (and bills): the larger of `n` and
+    `best_of` (legacy completions generate `best_of` and return `n`)."""
+    counts = [body.get("n"), body.get("best_of")]
+    return max(
+        [c for c in counts if isinstance(c, int) and not isinstance(c, bool) and c > 0] or [1]
     )
 
 
@@ -254,6 +270,8 @@ def _prompt_texts(prompt: Any, texts: list[str]) -> int:
 def _needed(
     body: Mapping[str, Any], operation: str, *, has_images: bool, has_tools: bool
 ) -> Capabilities:
+    if operation == "embeddings":  # nothing else applies: never a chat model
+        return frozenset({EMBEDDINGS})
     needed = {COMPLETIONS if operation == "completions" else CHAT}
     if body.get("stream") is True:
         needed.add(STREAMING)

@@ -14,10 +14,9 @@ from agentopia.v1 import client_key_service_pb2 as kv_pb2
 from agentopia.v1 import client_key_service_pb2_grpc as kv_grpc
 from agentopia.v1 import keyvault_types_pb2 as kv_types
 
+from tests.support.backing import redis_url
 from tests.support.edge import run_edge
 from tests.support.mesh import Mesh, ServiceProcess, run_mesh
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @dataclass
@@ -50,7 +49,7 @@ async def replicated(
 ) -> AsyncIterator[Replicated]:
     workdir = tmp_path_factory.mktemp(f"replicas-{topology}")
     env = {
-        "AGENTOPIA_LIMITS_REDIS_URL": REDIS_URL,
+        "AGENTOPIA_LIMITS_REDIS_URL": redis_url(),
         "AGENTOPIA_LIMITS_PREFIX": f"agentopia:test:{uuid.uuid4().hex}",
         "AGENTOPIA_HEALTH_CHECK_INTERVAL_S": "0",
     }

@@ -44,7 +44,8 @@ async def test_primary_success_is_one_attempt():
     assert error is None and len(attempts) == 1 and attempts[0].kind is AttemptKind.PRIMARY
     assert served.response_model == "a" and served.provider == "openai"
     assert served.upstream_model == "a" and served.credential_id == ""
-    assert served.timeout_s == 60.0
+    # A non-streaming answer's first byte is its end: only the total limit applies.
+    assert (served.timeout_s, served.first_byte_timeout_s) == (600.0, 600.0)
 
 
 async def test_retry_sibling_then_fail_over_along_the_chain():
@@ -243,3 +244,103 @@ async def test_a_bad_provider_key_fails_over_and_is_not_repeated():
     _, attempts, error = await s.request("solo")
     assert len(attempts) == 1 and error.code == "provider_auth_failed"
     assert s.sleep.calls == []
+
+
+def rate_limited(retry_after_s: float | None):
+    return lambda: GatewayError(
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "upstream_rate_limited",
+        "slow down",
+        http_status=429,
+        retryable=True,
+        retry_after_s=retry_after_s,
+    )
+
+
+async def test_every_deployment_cooling_on_a_provider_429_is_429_with_the_cooldown_left():
+    registry = registry_from(model_toml("solo", deployments=TWO_DEPLOYMENTS))
+    s = sim({"a1": failing(rate_limited(20)), "a2": failing(rate_limited(30))}, registry)
+    _, _, first = await s.request("solo")
+    assert first.code == "upstream_rate_limited"  # the provider's own 429, passed on
+    # Each deployment cools down for exactly its own Retry-After.
+    assert s.state.breaker("a1").retry_after_s() == pytest.approx(20, abs=0.1)
+    assert s.state.breaker("a2").retry_after_s() == pytest.approx(30, abs=0.1)
+    s.clock.advance(5)
+    _, attempts, error = await s.request("solo")
+    assert attempts == []  # nothing sent while the provider refuses
+    assert (error.code, error.http_status) == ("upstream_rate_limited", 429)
+    assert error.status is grpc.StatusCode.RESOURCE_EXHAUSTED and error.retryable
+    assert error.retry_after_s == pytest.approx(15, abs=0.1)  # the soonest cooldown left
+    s.clock.advance(16)
+    assert s.state.breaker("a1").available()  # the cooldown ends when it said
+
+
+async def test_failures_beside_rate_limits_stay_503():
+    registry = registry_from(model_toml("solo", deployments=TWO_DEPLOYMENTS))
+    s = sim(
+        {"a1": failing(rate_limited(20)), "a2": failing()},
+        registry,
+        breaker=BreakerConfig(failure_threshold=1, open_s=7),
+    )
+    await s.request("solo")
+    _, attempts, error = await s.request("solo")
+    assert attempts == []
+    assert (error.code, error.http_status) == ("no_healthy_deployment", 503)
+
+
+def timed_out(phase: str):
+    return lambda: GatewayError(
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        "upstream_timeout",
+        f"too slow ({phase})",
+        http_status=504,
+        retryable=True,
+        metadata={"provider": "openai", "phase": phase},
+    )
+
+
+async def test_a_stream_waits_for_its_first_byte_as_long_as_the_deployment_says():
+    registry = registry_from(model_toml("solo"))
+    s = sim({"solo": ok()}, registry)
+    plan = s.planner.attempts(s.decide("solo"), stream=True)
+    attempt = await plan.__anext__()
+    assert (attempt.first_byte_timeout_s, attempt.timeout_s) == (60.0, 600.0)
+    assert attempt.grpc_timeout_s > attempt.timeout_s  # the provider reports the limit itself
+    attempt.succeed()
+
+
+async def test_a_generation_past_its_total_limit_is_not_retried_nor_held_against_the_deployment():
+    registry = registry_from(model_toml("a", fallbacks=("b",), deployments=TWO_DEPLOYMENTS),
+                             model_toml("b", "anthropic"))  # fmt: skip
+    s = sim({"a1": failing(timed_out("total")), "a2": ok(), "b": ok()}, registry)
+    served, attempts, error = await s.request("a")
+    assert served is None and len(attempts) == 1  # once: the upstream did the work
+    assert (error.code, error.metadata["phase"]) == ("upstream_timeout", "total")
+    assert s.state.breaker(attempts[0].deployment.id).counts() == (0, 0)
+
+
+async def test_a_slow_first_byte_is_retried_and_counted():
+    registry = registry_from(model_toml("solo", deployments=TWO_DEPLOYMENTS))
+    s = sim({"a1": failing(timed_out("first_byte")), "a2": failing(timed_out("first_byte"))},
+            registry)  # fmt: skip
+    _, attempts, error = await s.request("solo")
+    assert len(attempts) > 1 and error.metadata["phase"] == "first_byte"
+    assert {a.deployment.id for a in attempts} == {"a1", "a2"}
+    assert all(s.state.breaker(d).counts()[1] >= 1 for d in ("a1", "a2"))
+
+
+async def test_the_registry_carries_both_limits_per_deployment():
+    registry = registry_from(
+        model_toml(
+            "solo",
+            deployments='[[models.deployments]]\nid = "d1"\ntimeout_s = 5\ntotal_timeout_s = 50\n',
+        )
+    )
+    deployment = registry.model("solo").deployments[0]
+    assert (deployment.timeout_s, deployment.total_timeout_s) == (5.0, 50.0)
+    s = sim({"d1": ok()}, registry)
+    plan = s.planner.attempts(s.decide("solo"), deadline_s=20.0, stream=True)
+    attempt = await plan.__anext__()
+    assert (attempt.first_byte_timeout_s, attempt.timeout_s) == (5.0, 20.0)
+    assert attempt.deadline_bound is False  # the caller's 20 s leave the first byte its 5 s
+    attempt.succeed()

@@ -46,7 +46,14 @@ def test_shipped_registry_is_production_models_only(shipped):
 
 def test_the_demo_switch_adds_the_mock_models_and_aliases(shipped, demo):
     added = {m.id for m in demo.listed} - {m.id for m in shipped.listed}
-    assert added == {"mock/echo", "mock/large", "mock/flaky", "mock/slow", "mock/broken"}
+    assert added == {
+        "mock/echo",
+        "mock/large",
+        "mock/flaky",
+        "mock/slow",
+        "mock/broken",
+        "mock/embed",
+    }
     assert {m.provider for m in demo.listed if m.id in added} == {"mock"}
     assert set(demo.aliases) - set(shipped.aliases) == {"demo-failover", "demo-outage"}
     assert all(not m.auto for m in demo.listed if m.id in added)
@@ -122,7 +129,7 @@ def test_passthrough_synthesizes_an_unknown_model(shipped):
     assert model.capabilities is None and model.context_window is None
     assert not model.pricing.known
     assert model.supports(VISION) and model.supports(MULTIPLE_CHOICES)
-    assert model.deployments[0].timeout_s == 120.0
+    assert (model.deployments[0].timeout_s, model.deployments[0].total_timeout_s) == (60.0, 600.0)
 
 
 @pytest.mark.parametrize("name", ["nope", "unknownprovider/x", "openai/", "openai/bad id", ""])

@@ -17,6 +17,13 @@ import orjson
 from services.kernel.errors import GatewayError
 from services.provider import errors as canonical
 from services.provider.adapters.anthropic.errors import NAME, VOCABULARY, http_error
+from services.provider.adapters.anthropic.native import (
+    COUNT_TOKENS_PATH,
+    NativeStream,
+    native_body,
+    native_headers,
+    native_reply,
+)
 from services.provider.adapters.anthropic.response import completion_body, merge_usage, usage_from
 from services.provider.adapters.anthropic.stream import StreamTranslator
 from services.provider.adapters.anthropic.translate import (
@@ -31,8 +38,10 @@ from services.provider.adapters.base import (
     Chunk,
     Result,
     StreamEnd,
+    Surface,
     Timing,
     UpstreamHttp,
+    UpstreamStream,
 )
 from services.provider.adapters.holdback import Holdback
 from services.provider.http import rate_limits
@@ -81,6 +90,10 @@ class AnthropicAdapter:
     def capabilities(self) -> frozenset[CapabilityValue]:
         return CAPABILITIES
 
+    @property
+    def native_surfaces(self) -> frozenset[Surface]:
+        return frozenset({Surface.MESSAGES})
+
     def _secret(self, call: Call) -> str:
         secret = call.credential.secret if call.credential is not None else ""
         if not secret:
@@ -95,6 +108,8 @@ class AnthropicAdapter:
         return orjson.dumps(body)
 
     async def generate(self, call: Call) -> Result:
+        if call.surface is Surface.MESSAGES:
+            return await self._relay(call)
         payload = self._payload(call, stream=False)
         secret = self._secret(call)
         _log.debug(
@@ -131,6 +146,10 @@ class AnthropicAdapter:
         )
 
     async def stream(self, call: Call) -> AsyncIterator[Chunk | StreamEnd]:
+        if call.surface is Surface.MESSAGES:
+            async for item in self._relay_stream(call):
+                yield item
+            return
         payload = self._payload(call, stream=True)
         secret = self._secret(call)
         started = self._monotonic()
@@ -175,3 +194,97 @@ class AnthropicAdapter:
             )
             limits = rate_limits(upstream.headers, VOCABULARY)
         yield StreamEnd(usage=usage, timing=timing, rate_limits=limits)
+
+    # ---- the Messages API as is (native.py) ----
+
+    async def count_tokens(self, call: Call) -> int:
+        secret = self._secret(call)
+        body = {k: v for k, v in call.body.items() if k not in _NOT_COUNTED}
+        response = await self._http.post(
+            COUNT_TOKENS_PATH,
+            headers=native_headers(secret, call.headers),
+            body=native_body(body, call.upstream_model, stream=None),
+        )
+        if response.status != 200:
+            raise http_error(
+                response.status, response.headers, response.body, (secret,), self._redactor
+            )
+        try:
+            tokens = orjson.loads(response.body).get("input_tokens")
+        except (orjson.JSONDecodeError, AttributeError):
+            tokens = None
+        if not isinstance(tokens, int):
+            raise canonical.invalid_upstream_response(NAME, "the count has no input_tokens")
+        return tokens
+
+    async def _relay(self, call: Call) -> Result:
+        secret = self._secret(call)
+        response = await self._http.post(
+            MESSAGES_PATH,
+            headers=native_headers(secret, call.headers),
+            body=native_body(call.body, call.upstream_model, stream=False),
+        )
+        if response.status != 200:
+            raise http_error(
+                response.status, response.headers, response.body, (secret,), self._redactor
+            )
+        try:
+            message = orjson.loads(response.body)
+        except orjson.JSONDecodeError:
+            raise canonical.invalid_upstream_response(NAME, "the body is not JSON") from None
+        if not isinstance(message, dict) or message.get("type") != "message":
+            raise canonical.invalid_upstream_response(NAME, "the body is not a Message")
+        body, usage = native_reply(message, call.response_model)
+        return Result(
+            body=body,
+            usage=usage,
+            timing=response.timing,
+            rate_limits=rate_limits(response.headers, VOCABULARY),
+        )
+
+    async def _relay_stream(self, call: Call) -> AsyncIterator[Chunk | StreamEnd]:
+        secret = self._secret(call)
+        started = self._monotonic()
+        async with self._http.stream(
+            MESSAGES_PATH,
+            headers=native_headers(secret, call.headers),
+            body=native_body(call.body, call.upstream_model, stream=True),
+        ) as upstream:
+            if upstream.status != 200:
+                body = await upstream.read_body()
+                raise http_error(upstream.status, upstream.headers, body, (secret,), self._redactor)
+            relay = NativeStream(call.response_model, secrets=(secret,), redactor=self._redactor)
+            async for chunk in _relayed(upstream, relay):
+                yield chunk
+            usage = relay.finish()
+            timing = Timing(
+                first_byte_ms=upstream.first_byte_ms,
+                total_ms=(self._monotonic() - started) * 1000.0,
+            )
+            limits = rate_limits(upstream.headers, VOCABULARY)
+        yield StreamEnd(usage=usage, timing=timing, rate_limits=limits)
+
+
+# Generation settings the count_tokens endpoint does not take.
+_NOT_COUNTED = frozenset(
+    {"max_tokens", "stream", "stop_sequences", "temperature", "top_p", "top_k", "metadata"}
+)
+
+
+async def _relayed(upstream: UpstreamStream, relay: NativeStream) -> AsyncIterator[Chunk]:
+    """Events that arrived together travel together (`more`), as on the translated path."""
+    hold = Holdback()
+    events = upstream.events()
+    try:
+        async for event in events:
+            chunk = relay.feed(event)
+            if chunk is not None and (ready := hold.push(chunk)) is not None:
+                yield ready
+            if not events.buffered and (ready := hold.release(more=False)) is not None:
+                yield ready
+    except GatewayError:
+        if (ready := hold.release(more=False)) is not None:
+            yield ready
+        raise
+    if (ready := hold.release(more=True)) is not None:
+        yield ready

@@ -28,6 +28,7 @@ from services.provider.adapters.base import (
 )
 from services.provider.adapters.mock import shapes
 from services.provider.adapters.mock.content import Plan, RequestError, plan_chat, plan_completion
+from services.provider.adapters.mock.embeddings import EmbeddingError, embeddings
 from services.provider.adapters.mock.faults import (
     PROVIDER_NAME,
     FaultPlan,
@@ -53,6 +54,7 @@ CAPABILITIES = frozenset(
         Capability.CAPABILITY_JSON_MODE,
         Capability.CAPABILITY_JSON_SCHEMA,
         Capability.CAPABILITY_MULTIPLE_CHOICES,
+        Capability.CAPABILITY_EMBEDDINGS,
     }
 )
 # The request key holding per-request mock settings (ProviderSpec.request_key).
@@ -125,6 +127,8 @@ class MockAdapter:
         raise fault_error(settings.fault_status, settings.retry_after_s, self._redactor)
 
     async def generate(self, call: Call) -> Result:
+        if call.operation is Operation.EMBEDDINGS:
+            return self._embed(call)
         started = time.perf_counter()
         settings, plan, model = self._prepare(call)
         if await self._fault_before_first_byte(model, settings) and settings.fault_status:
@@ -137,6 +141,13 @@ class MockAdapter:
             body = shapes.text_completion(plan, model=call.response_model, created=created)
         elapsed = (time.perf_counter() - started) * 1000.0
         return Result(body=body, usage=plan.usage, timing=Timing(elapsed, elapsed))
+
+    def _embed(self, call: Call) -> Result:
+        try:
+            body, usage = embeddings(call.body, model=call.response_model)
+        except EmbeddingError as exc:
+            raise request_error(str(exc), exc.param) from None
+        return Result(body=body, usage=usage)
 
     def _chunks(self, call: Call, plan: Plan, settings: MockSettings) -> Iterator[Json]:
         model, created = call.response_model, int(self._clock())

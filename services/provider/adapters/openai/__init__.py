@@ -26,6 +26,8 @@ SPEC = CompatSpec(
     base_url="https://api.openai.com/v1",  # OPENAI_BASE_URL convention: includes /v1
     chat_path="/chat/completions",
     completions_path="/completions",  # legacy text completions
+    # https://platform.openai.com/docs/api-reference/embeddings/create
+    embeddings_path="/embeddings",
     api_key_env="OPENAI_API_KEY",
     base_url_env="OPENAI_BASE_URL",
     capabilities=ALL_CAPABILITIES,

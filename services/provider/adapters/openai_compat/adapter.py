@@ -21,10 +21,12 @@ from services.provider.adapters.base import (
     Call,
     CapabilityValue,
     Chunk,
+    Operation,
     Result,
     StreamEnd,
     Timing,
     UpstreamHttp,
+    Usage,
 )
 from services.provider.adapters.holdback import Holdback
 from services.provider.adapters.openai_compat.spec import CompatSpec
@@ -69,6 +71,8 @@ class OpenAICompatAdapter:
         return self._spec.capabilities
 
     async def generate(self, call: Call) -> Result:
+        if call.operation is Operation.EMBEDDINGS:
+            return await self._embed(call)
         request = build_request(self._spec, call, stream=False)
         secret = self._secret(call)
         self._log_dropped(call, request)
@@ -125,6 +129,31 @@ class OpenAICompatAdapter:
                 timing=Timing(first_byte_ms=up.first_byte_ms, total_ms=total_ms),
                 rate_limits=rate_limits(up.headers, self._spec.vocabulary),
             )
+
+    async def _embed(self, call: Call) -> Result:
+        """Embeddings pass through as sent (`input` in every form, `encoding_format`,
+        `dimensions`), with the upstream model id; the answer's `model` is the
+        client's."""
+        path = self._spec.embeddings_path
+        assert path is not None  # the servicer checks CAPABILITY_EMBEDDINGS first
+        secret = self._secret(call)
+        payload = orjson.dumps({**call.body, "model": call.upstream_model})
+        response = await self._http.post(
+            path, headers=self._headers(secret, stream=False), body=payload
+        )
+        if not 200 <= response.status < 300:
+            raise self._http_error(response.status, response.headers, response.body, secret)
+        body = parse_body(self.name, response.body)
+        if body.get("error"):
+            raise self._in_band_error(body, secret)
+        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+        prompt = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+        return Result(
+            body={**body, "model": call.response_model},
+            usage=Usage(prompt_tokens=prompt if isinstance(prompt, int) else 0),
+            timing=response.timing,
+            rate_limits=rate_limits(response.headers, self._spec.vocabulary),
+        )
 
     def _http_error(
         self, status: int, headers: Mapping[str, str], body: bytes, secret: str

@@ -76,6 +76,7 @@ class CompatSpec:
     chat_path: str
     capabilities: frozenset[CapabilityValue]
     completions_path: str | None = None  # None: no legacy /completions endpoint
+    embeddings_path: str | None = None  # None: no /embeddings endpoint
     api_key_env: str = ""  # environment variable holding the configured key
     base_url_env: str = ""  # environment variable overriding `base_url`
     auth_header: str = "Authorization"
@@ -104,6 +105,13 @@ class CompatSpec:
                 f"{self.name}: Capability.CAPABILITY_COMPLETIONS must be declared exactly when "
                 "completions_path is set"
             )
+        if (self.embeddings_path is not None) != (
+            Capability.CAPABILITY_EMBEDDINGS in self.capabilities
+        ):
+            raise ValueError(
+                f"{self.name}: Capability.CAPABILITY_EMBEDDINGS must be declared exactly when "
+                "embeddings_path is set"
+            )
         if Capability.CAPABILITY_CHAT not in self.capabilities:
             raise ValueError(f"{self.name}: an OpenAI-compatible provider must support chat")
         seen = [rule.param for rule in self.rules] + [old for old, _ in self.renames]
@@ -114,4 +122,6 @@ class CompatSpec:
     def path_for(self, operation: Operation) -> str | None:
         if operation is Operation.CHAT:
             return self.chat_path
+        if operation is Operation.EMBEDDINGS:
+            return self.embeddings_path
         return self.completions_path

@@ -1,0 +1,16 @@
+"""One model through the typed gRPC API."""
+
+import os
+
+import grpc
+from agentopia.v1 import inference_service_pb2, inference_service_pb2_grpc
+from google.protobuf.json_format import MessageToJson
+
+with grpc.insecure_channel(os.environ["AGENTOPIA_GRPC"]) as channel:
+    stub = inference_service_pb2_grpc.InferenceServiceStub(channel)
+    reply = stub.GetModel(
+        inference_service_pb2.GetModelRequest(model="mock/echo"),
+        metadata=[("authorization", "Bearer " + os.environ["AGENTOPIA_KEY"])],
+        timeout=30,
+    )
+print(MessageToJson(reply, preserving_proto_field_name=True))
