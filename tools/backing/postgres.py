@@ -21,12 +21,11 @@ from pathlib import Path
 import psycopg
 
 from tools.backing.addresses import LOOPBACK, free_port, postgres_answers
-from tools.backing.process import BackingServiceError, running
+from tools.backing.process import BackingServiceError, on_a_free_port, running
 
 __all__ = ["throwaway_postgres"]
 
 _DATABASE = "test"
-_ATTEMPTS = 3  # another program may take the free port before the server binds it
 # PostgreSQL refuses to run as root; "nobody" exists on every Linux system.
 _UNPRIVILEGED = "nobody"
 # Durability is worth nothing in a throw-away cluster and costs seconds per test run.
@@ -89,23 +88,15 @@ def throwaway_postgres(workdir: Path) -> Iterator[str]:
 
 
 def _start(stack: contextlib.ExitStack, workdir: Path, data: Path, user: str | None) -> int:
-    for attempt in range(1, _ATTEMPTS + 1):
-        port = free_port()
+    def server(port: int) -> contextlib.AbstractContextManager[object]:
         admin = f"postgresql://postgres@{LOOPBACK}:{port}/postgres"
-        try:
-            stack.enter_context(
-                running(
-                    _argv(data, port),
-                    log=workdir / "postgres.log",
-                    ready=functools.partial(postgres_answers, admin),
-                    name="postgres",
-                    stop_signal=signal.SIGINT,  # "fast" shutdown: roll back, close, exit
-                    user=user,
-                )
-            )
-        except BackingServiceError:
-            if attempt == _ATTEMPTS:
-                raise
-            continue
-        return port
-    raise BackingServiceError("unreachable")
+        return running(
+            _argv(data, port),
+            log=workdir / "postgres.log",
+            ready=functools.partial(postgres_answers, admin),
+            name="postgres",
+            stop_signal=signal.SIGINT,  # "fast" shutdown: roll back, close, exit
+            user=user,
+        )
+
+    return on_a_free_port(stack, free_port, server)

@@ -9,7 +9,10 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["BackingServiceError", "running"]
+__all__ = ["BackingServiceError", "on_a_free_port", "running"]
+
+# Another program may take a free port between our choosing it and the server binding it.
+_PORT_ATTEMPTS = 3
 
 _READY_TIMEOUT_S = 60.0
 _STOP_TIMEOUT_S = 30.0
@@ -40,6 +43,25 @@ def running(
         yield process
     finally:
         _stop(process, stop_signal)
+
+
+def on_a_free_port(
+    stack: contextlib.ExitStack,
+    free_port: Callable[[], int],
+    server: Callable[[int], contextlib.AbstractContextManager[object]],
+) -> int:
+    """Enter `server(port)` on `stack` on a free port, trying another port when the
+    server cannot start on the one chosen; the port it runs on."""
+    for attempt in range(1, _PORT_ATTEMPTS + 1):
+        port = free_port()
+        try:
+            stack.enter_context(server(port))
+        except BackingServiceError:
+            if attempt == _PORT_ATTEMPTS:
+                raise
+            continue
+        return port
+    raise BackingServiceError("unreachable")
 
 
 def _await_ready(process: subprocess.Popen[bytes], ready: Callable[[], bool], what: str) -> None:

@@ -16,11 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tools.backing.addresses import LOOPBACK, free_port, redis_answers
-from tools.backing.process import BackingServiceError, running
+from tools.backing.process import BackingServiceError, on_a_free_port, running
 
 __all__ = ["throwaway_redis"]
-
-_ATTEMPTS = 3
 
 
 def _server() -> str:
@@ -51,22 +49,17 @@ def throwaway_redis(workdir: Path) -> Iterator[str]:
 
 
 def _start(stack: contextlib.ExitStack, workdir: Path) -> str:
-    for attempt in range(1, _ATTEMPTS + 1):
-        port = free_port()
-        url = f"redis://{LOOPBACK}:{port}/0"
-        try:
-            stack.enter_context(
-                running(
-                    _argv(workdir, port),
-                    log=workdir / "redis.log",
-                    ready=functools.partial(redis_answers, url),
-                    name="redis-server",
-                    stop_signal=signal.SIGTERM,
-                )
-            )
-        except BackingServiceError:
-            if attempt == _ATTEMPTS:
-                raise
-            continue
-        return url
-    raise BackingServiceError("unreachable")
+    def server(port: int) -> contextlib.AbstractContextManager[object]:
+        return running(
+            _argv(workdir, port),
+            log=workdir / "redis.log",
+            ready=functools.partial(redis_answers, _url(port)),
+            name="redis-server",
+            stop_signal=signal.SIGTERM,
+        )
+
+    return _url(on_a_free_port(stack, free_port, server))
+
+
+def _url(port: int) -> str:
+    return f"redis://{LOOPBACK}:{port}/0"

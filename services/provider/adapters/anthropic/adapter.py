@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
 
 import orjson
 
@@ -41,6 +42,7 @@ from services.provider.adapters.base import (
     Surface,
     Timing,
     UpstreamHttp,
+    UpstreamResponse,
     UpstreamStream,
 )
 from services.provider.adapters.holdback import Holdback
@@ -115,19 +117,7 @@ class AnthropicAdapter:
         _log.debug(
             "anthropic messages call request_id=%s model=%s", call.request_id, call.upstream_model
         )
-        response = await self._http.post(
-            MESSAGES_PATH, headers=request_headers(secret), body=payload
-        )
-        if response.status != 200:
-            raise http_error(
-                response.status, response.headers, response.body, (secret,), self._redactor
-            )
-        try:
-            message = orjson.loads(response.body)
-        except orjson.JSONDecodeError:
-            raise canonical.invalid_upstream_response(NAME, "the body is not JSON") from None
-        if not isinstance(message, dict) or message.get("type") != "message":
-            raise canonical.invalid_upstream_response(NAME, "the body is not a Message")
+        response, message = await self._message(secret, request_headers(secret), payload)
         totals: dict[str, int] = {}
         merge_usage(totals, message.get("usage"))
         usage = usage_from(totals)
@@ -217,13 +207,11 @@ class AnthropicAdapter:
             raise canonical.invalid_upstream_response(NAME, "the count has no input_tokens")
         return tokens
 
-    async def _relay(self, call: Call) -> Result:
-        secret = self._secret(call)
-        response = await self._http.post(
-            MESSAGES_PATH,
-            headers=native_headers(secret, call.headers),
-            body=native_body(call.body, call.upstream_model, stream=False),
-        )
+    async def _message(
+        self, secret: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[UpstreamResponse, dict[str, Any]]:
+        """POST a Messages request; the response and its Message, or the canonical error."""
+        response = await self._http.post(MESSAGES_PATH, headers=headers, body=body)
         if response.status != 200:
             raise http_error(
                 response.status, response.headers, response.body, (secret,), self._redactor
@@ -234,6 +222,15 @@ class AnthropicAdapter:
             raise canonical.invalid_upstream_response(NAME, "the body is not JSON") from None
         if not isinstance(message, dict) or message.get("type") != "message":
             raise canonical.invalid_upstream_response(NAME, "the body is not a Message")
+        return response, message
+
+    async def _relay(self, call: Call) -> Result:
+        secret = self._secret(call)
+        response, message = await self._message(
+            secret,
+            native_headers(secret, call.headers),
+            native_body(call.body, call.upstream_model, stream=False),
+        )
         body, usage = native_reply(message, call.response_model)
         return Result(
             body=body,
