@@ -87,8 +87,15 @@ async def test_a_dead_background_task_stops_the_process_with_a_failure() -> None
         life.spawn(dies(), "key watch")
         return Service(host, "127.0.0.1:0", grace_seconds=0.0)
 
-    with pytest.raises(RuntimeError, match="background task 'key watch' died"):
-        await asyncio.wait_for(compose_and_serve("crashy", _Config(), compose), HANG_GUARD_S)
+    # compose_and_serve sets up the process's logging; the rest of the session keeps its own.
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        with pytest.raises(RuntimeError, match="background task 'key watch' died"):
+            await asyncio.wait_for(compose_and_serve("crashy", _Config(), compose), HANG_GUARD_S)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
     assert host_seen
 
 
