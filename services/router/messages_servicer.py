@@ -34,8 +34,9 @@ from services.router.call_context import (
     requirements_header,
     response_headers,
 )
-from services.router.pipeline import Inbound, InferenceRequest, Pipeline, StreamOpened
+from services.router.pipeline import Inbound, InferenceRequest, Pipeline
 from services.router.routing import profile_request
+from services.router.streams import StreamOpened
 from services.router.surfaces.messages.errors import error_event
 from services.router.surfaces.messages.request import count_request, to_unified, validate_request
 from services.router.surfaces.messages.response import message_body

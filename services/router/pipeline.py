@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import grpc
 from agentopia.v1 import chat_pb2, metrics_service_pb2
@@ -36,13 +34,13 @@ from services.router.routing import (
     RoutingState,
     parse_requirements,
     profile_request,
-    route_headers,
     select,
 )
 from services.router.routing.retry import maybe_billed_failure
+from services.router.streams import StreamOpened, attempt_headers, client_closed
 from services.router.usage import Outcome, UsageSink, build_event, price_event, served_attempt
 
-__all__ = ["Completed", "Inbound", "InferenceRequest", "Pipeline", "StreamOpened"]
+__all__ = ["Completed", "Inbound", "InferenceRequest", "Pipeline"]
 
 _log = logging.getLogger(__name__)
 
@@ -83,152 +81,6 @@ class Completed:
     body: bytes
     headers: dict[str, str]
     native: bool = False  # the body is in the request's inbound format
-
-
-class Coalescer:
-    """Reads a provider stream in its own task while the caller writes to the client,
-    and hands over everything that arrived during a write as one batch: under load
-    the hop to the edge pays its per-message cost once per batch, and a message that
-    is ready is never held back."""
-
-    def __init__(self, call: Any) -> None:
-        self._call = call
-        self._buffer: list[pv_pb2.StreamGenerateResponse] = []
-        self._ready = asyncio.Event()
-        self._failure: BaseException | None = None
-        self._ended = False
-        self._task = asyncio.get_running_loop().create_task(self._read())
-
-    async def _read(self) -> None:
-        try:
-            while True:
-                message = await self._call.read()
-                if not isinstance(message, pv_pb2.StreamGenerateResponse):
-                    return
-                self._buffer.append(message)
-                self._ready.set()
-        except grpc.aio.AioRpcError as failure:
-            self._failure = failure
-        finally:
-            self._ended = True
-            self._ready.set()
-
-    async def take(self) -> list[pv_pb2.StreamGenerateResponse]:
-        """What has arrived (waiting for something); empty once the stream is over."""
-        await self._ready.wait()
-        batch, self._buffer = self._buffer, []
-        if not self._ended:
-            self._ready.clear()
-        elif not batch and self._failure is not None:
-            raise self._failure
-        return batch
-
-    async def finished(self) -> None:
-        """Wait for the call's status after the last message."""
-        await self._task
-        if self._failure is not None:
-            raise self._failure
-
-    def close(self) -> None:
-        self._task.cancel()
-
-
-class StreamOpened:
-    """A stream whose first events have arrived; iterate `rest()` for the others.
-
-    Events are chunks in the client's wire format, framed as SSE (`data: <json>\n\n`),
-    as many per message as the provider service had at hand: they are relayed as
-    they come, never split or re-framed. `first_is_last` says that the first
-    message already ended the stream (everything arrived at once).
-
-    Whoever opened it ties it to the RPC with `close_when_done(context)`: a client
-    that leaves before `rest()` starts, or while the servicer's generator is
-    suspended between messages, must still end the upstream call, release the
-    balancer lease and any half-open probe slot, and have its usage accounted and its
-    reservation settled — when the RPC ends, not whenever the abandoned generator is
-    garbage-collected (a traceback cycle can keep it alive indefinitely). Clean-up
-    runs exactly once, from `rest()` or from `close()`, whichever comes first."""
-
-    def __init__(
-        self,
-        pipeline: Pipeline,
-        *,
-        request: InferenceRequest,
-        plan: Plan,
-        attempt: Attempt,
-        call: grpc.aio.UnaryStreamCall[pv_pb2.StreamGenerateRequest, pv_pb2.StreamGenerateResponse],
-        first: pv_pb2.StreamGenerateResponse,
-        reservation: Reservation | None,
-    ) -> None:
-        self._reservation = reservation
-        self._pipeline = pipeline
-        self._request = request
-        self._plan = plan
-        self._attempt = attempt
-        self._call = call
-        self._first = first
-        self.first = first.events
-        self.first_is_last = first.HasField("usage")
-        self.native = first.native  # the events are in the request's inbound format
-        self.first_at = time.perf_counter()
-        self.headers = _headers(plan, attempt)
-        self._outcome = Outcome(first_token_at=self.first_at)
-        self._reader: Coalescer | None = None
-        self._finished = False
-
-    def close_when_done(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-        # grpc-stubs types the callback as a class, not as the callable grpc takes.
-        context.add_done_callback(lambda _context: self.close())  # type: ignore[arg-type]
-
-    def close(self) -> None:
-        """End the stream now if `rest()` has not (the client left early)."""
-        if not self._finished:
-            if self._outcome.error is None and self._outcome.usage is None:
-                self._outcome.error = _client_closed()
-            self._finish()
-
-    def _finish(self) -> None:
-        if self._finished:
-            return
-        self._finished = True
-        if self._reader is not None:
-            self._reader.close()
-        self._call.cancel()
-        self._plan.close()
-        # Something was streamed: the upstream consumed tokens even if cut short.
-        self._pipeline.account(
-            self._request, self._plan, self._outcome, self._reservation, consumed=True
-        )
-
-    async def rest(self) -> AsyncIterator[tuple[bytes, bool]]:
-        """`(events, last)` for each further message; `last` is true once, at the end."""
-        outcome = self._outcome
-        reader = self._reader = Coalescer(self._call) if not self.first_is_last else None
-        try:
-            final = self._first if self.first_is_last else None
-            while reader is not None and final is None:
-                batch = await reader.take()
-                if not batch:
-                    break  # ended without accounting: the provider service never does that
-                last = batch[-1].HasField("usage")
-                if last:
-                    final = batch[-1]
-                events = b"".join(message.events for message in batch)
-                if events or last:
-                    yield events, last
-            if final is not None:
-                outcome.usage, outcome.timing = final.usage, final.timing
-                if reader is None:
-                    await self._call.read()  # the status: the call ends cleanly, not cancelled
-                else:
-                    await reader.finished()
-            self._attempt.succeed()
-        except grpc.aio.AioRpcError as rpc_error:
-            outcome.error = GatewayError.from_rpc_error(rpc_error)
-            self._attempt.fail(outcome.error)
-            raise outcome.error from None
-        finally:
-            self._finish()
 
 
 class Pipeline:
@@ -305,14 +157,14 @@ class Pipeline:
                     outcome.usage, outcome.timing = reply.usage, reply.timing
                     return Completed(
                         body=reply.response_json,
-                        headers=_headers(plan, attempt),
+                        headers=attempt_headers(plan, attempt),
                         native=reply.native,
                     )
         except GatewayError as error:
             outcome.error = error
             raise
         except asyncio.CancelledError:
-            outcome.error = _client_closed()
+            outcome.error = client_closed()
             raise
         finally:
             consumed = outcome.usage is not None or maybe_billed or in_flight
@@ -366,7 +218,7 @@ class Pipeline:
         except BaseException as failure:  # the client left, or a bug: release all the same
             plan.close()  # releases the attempt's balancer lease and breaker slot
             left = isinstance(failure, asyncio.CancelledError)
-            outcome = Outcome(error=_client_closed() if left else _internal())
+            outcome = Outcome(error=client_closed() if left else _internal())
             self.account(request, plan, outcome, reservation, consumed=False)
             raise
         raise AssertionError("unreachable: the plan raises when it runs out")  # pragma: no cover
@@ -468,26 +320,6 @@ class Pipeline:
             invocation.untranslatable.extend(inbound.untranslatable)
             invocation.inbound_headers.update(inbound.headers)
         return invocation
-
-
-def _headers(plan: Plan, attempt: Attempt) -> dict[str, str]:
-    return route_headers(
-        plan.decision,
-        model=attempt.response_model,
-        deployment=attempt.deployment_id,
-        retries=plan.retries,
-        failovers=plan.failovers,
-    )
-
-
-def _client_closed() -> GatewayError:
-    """Accounting only: the caller went away before the response was complete."""
-    return GatewayError(
-        grpc.StatusCode.CANCELLED,
-        "client_closed_request",
-        "The client closed the request before the response was complete.",
-        http_status=499,
-    )
 
 
 def _first_byte_timeout(attempt: Attempt) -> GatewayError:

@@ -10,7 +10,6 @@ The providers, their models and capabilities come from the registry
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 from typing import Any
 
@@ -23,6 +22,7 @@ from services.provider.registry import PROVIDERS as PRODUCTION
 from services.provider.vocabulary import UPSTREAM_RULES, rule_for
 from services.router.routing.loader import load_default
 from tests.e2e.conftest import Edge
+from tests.e2e.inputs import PARALLEL, PNG
 from tests.provider.conformance.harness import Fault, fault_marker
 from tests.provider.registered import under_test
 
@@ -85,13 +85,6 @@ TIME = {
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
     },
 }
-PARALLEL = "Call get_weather for Paris and get_time for Tokyo, both at once."
-PNG = base64.b64encode(
-    bytes.fromhex(
-        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-        "1f15c4890000000d49444154789c63f8cf00000301010018dd8db00000000049454e44ae426082"
-    )
-).decode()
 
 
 def _user(text: str) -> list[dict[str, Any]]:

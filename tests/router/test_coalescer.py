@@ -14,7 +14,7 @@ from agentopia.v1 import provider_service_pb2_grpc as pb_grpc
 
 from services.kernel.errors import GatewayError
 from services.kernel.inprocess import InProcessChannel
-from services.router.pipeline import Coalescer
+from services.router.streams import Coalescer
 
 
 class _Provider(pb_grpc.ProviderServiceServicer):

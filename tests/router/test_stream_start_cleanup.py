@@ -23,9 +23,10 @@ from metrics.client.pricing import default_table
 from services.kernel.channels import open_channel
 from services.router.admission import Admission
 from services.router.body import CHAT, parse_body
-from services.router.pipeline import InferenceRequest, Pipeline, StreamOpened
+from services.router.pipeline import InferenceRequest, Pipeline
 from services.router.routing import Planner, RegistryHolder, RoutingState
 from services.router.routing.loader import parse_registry, shipped_document
+from services.router.streams import StreamOpened
 from tests.router.stack import provider_service
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

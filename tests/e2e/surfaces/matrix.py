@@ -93,6 +93,7 @@ class Cell:
 
 
 _MESSAGES = "tests/e2e/surfaces/test_messages.py"
+_MESSAGES_PROTOCOL = "tests/e2e/surfaces/test_messages_protocol.py"
 _PROVIDERS = "tests/e2e/test_providers.py"
 _SURFACE = "tests/e2e/test_openai_surface.py"
 _CONFORMANCE = "tests/provider/conformance/test_conformance.py"
@@ -167,14 +168,15 @@ def _messages_cells() -> list[Cell]:
         native = backend == "anthropic"
         for feature in FEATURES:
             if feature == "thinking":
-                test = (
-                    "test_thinking_passes_through_with_its_signature"
+                test = _MESSAGES_PROTOCOL + (
+                    "::test_thinking_passes_through_with_its_signature"
                     if native
-                    else "test_thinking_is_refused_by_name_elsewhere"
+                    else "::test_thinking_is_refused_by_name_elsewhere"
                 )
                 does = PASSED if native else REFUSED
             else:
-                test, does = _MESSAGES_TESTS[feature], PASSED if native else TRANSLATED
+                test = f"{_MESSAGES}::{_MESSAGES_TESTS[feature]}"
+                does = PASSED if native else TRANSLATED
             if feature == "images" and backend not in VISION_BACKENDS:
                 does = FAILED_OVER
             if feature == "count_tokens" and not native:
@@ -182,7 +184,7 @@ def _messages_cells() -> list[Cell]:
             note = (
                 _NATIVE_NOTES.get(feature, "") if native else _NOTES.get(("messages", feature), "")
             )
-            cells.append(Cell("messages", backend, feature, does, f"{_MESSAGES}::{test}", note))
+            cells.append(Cell("messages", backend, feature, does, test, note))
     return cells
 
 
