@@ -5,6 +5,7 @@ import { ApiError } from "../api/errors";
 import { useModels } from "../api/models";
 import { Chart } from "../components/Chart";
 import { ErrorBox } from "../components/ErrorBox";
+import { Tile } from "../components/Tile";
 import { parseRoute } from "../lib/route";
 import { CIRCUIT_LEVEL, bySecond, noteState, successRate, type Outcome, type Transition } from "../lib/timeline";
 import { useSession } from "../useSession";
@@ -214,17 +215,6 @@ export function Failover() {
           </tbody>
         </table>
       </section>
-    </div>
-  );
-}
-
-function Tile({ label, value, testid }: { label: string; value: string; testid: string }) {
-  return (
-    <div className="tile">
-      <div className="tile-label">{label}</div>
-      <div className="tile-value" data-testid={`tile-${testid}`}>
-        {value}
-      </div>
     </div>
   );
 }

@@ -5,6 +5,7 @@ import { useLiveStream } from "../api/live";
 import { n, type LatencyRow } from "../api/reports";
 import { Chart } from "../components/Chart";
 import { ErrorBox } from "../components/ErrorBox";
+import { Tile } from "../components/Tile";
 import { formatUsd } from "../lib/decimal";
 import { useSession } from "../useSession";
 
@@ -115,16 +116,6 @@ function circuitClass(state: string): string {
   return "ok";
 }
 
-function Tile({ label, value, testid }: { label: string; value: string; testid: string }) {
-  return (
-    <div className="tile">
-      <div className="tile-label">{label}</div>
-      <div className="tile-value" data-testid={`tile-${testid}`}>
-        {value}
-      </div>
-    </div>
-  );
-}
 
 /** The live stream is replica-wide; per model and provider come from the
  * latency report over the last five minutes, refreshed every 5 s. */

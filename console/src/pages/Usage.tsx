@@ -4,6 +4,7 @@ import { call, getJson, type Query } from "../api/client";
 import { BUCKETS, GROUPS, n, type UsageRow } from "../api/reports";
 import { Chart } from "../components/Chart";
 import { ErrorBox } from "../components/ErrorBox";
+import { Tile } from "../components/Tile";
 import { formatUsd } from "../lib/decimal";
 import { TokenPager } from "../lib/paging";
 import { useSession } from "../useSession";
@@ -231,15 +232,6 @@ export function Usage() {
           </button>
         </div>
       </section>
-    </div>
-  );
-}
-
-function Tile({ label, value }: { label: string; value: string }) {
-  return (
-    <div className="tile">
-      <div className="tile-label">{label}</div>
-      <div className="tile-value">{value}</div>
     </div>
   );
 }
